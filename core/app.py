@@ -1,0 +1,148 @@
+"""The application factory: the one place (with core/worker.py) that wires every domain together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from core import jobs
+from core.db import get_engine
+from core.messaging import set_gateway
+from core.scheduler import InProcessScheduler
+from core.settings import Settings, get_settings
+from core.sms import gateway_from_settings
+from core.templating import N_, TEMPLATE_DIR, NavItem, configure_environment
+from core.web import (
+    EXCEPTION_HANDLERS,
+    AuthMiddleware,
+    prepare_request_state,
+    provide_db_session,
+    provide_settings,
+)
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def route_handlers() -> list[Any]:
+    import clinic.routes
+    import core.routes
+
+    return [*core.routes.HANDLERS, *clinic.routes.HANDLERS]
+
+
+def nav_items() -> list[NavItem]:
+    clinical = frozenset({"admin", "doctor", "nurse"})
+    staff = clinical | {"committee"}
+    return [
+        NavItem("/patients", N_("Patients"), staff),
+        NavItem("/dev/sms", N_("SMS log"), staff),
+        NavItem("/admin/staff", N_("Staff"), frozenset({"admin"})),
+        NavItem("/admin/audit", N_("Audit log"), frozenset({"admin"})),
+    ]
+
+
+def import_tasks() -> None:
+    """Importing tasks modules declares their actors, schedules and event subscriptions."""
+    import clinic.tasks  # noqa: F401
+
+
+def _session_store(settings: Settings) -> Store:
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        return RedisStore.with_client(url=settings.broker_url, namespace="careloop-sessions")
+    return FileStore(settings.data_dir / "sessions", create_directories=True)
+
+
+def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | None = None,
+               start_workers: bool | None = None) -> Litestar:
+    settings = settings or get_settings()
+    secret = settings.resolved_secret_key()
+    import_tasks()
+    broker = jobs.configure(settings, broker)
+    from clinic.auth import load_principal, principal_for_token
+
+    run_embedded = settings.embedded_broker if start_workers is None else start_workers
+    embedded: dict[str, Any] = {}
+
+    def start_embedded(app: Litestar) -> None:
+        if not run_embedded:
+            return
+        worker = dramatiq.Worker(broker, worker_threads=settings.embedded_workers)
+        worker.start()
+        scheduler = InProcessScheduler(broker)
+        scheduler.start()
+        embedded.update(worker=worker, scheduler=scheduler)
+
+    def stop_embedded(app: Litestar) -> None:
+        if "scheduler" in embedded:
+            embedded.pop("scheduler").stop()
+        if "worker" in embedded:
+            embedded.pop("worker").stop()
+
+    secure_cookies = settings.public_url.startswith("https://")
+    session_config = ServerSideSessionConfig(
+        store="sessions", max_age=settings.session_max_age_minutes * 60, httponly=True, samesite="lax",
+        secure=secure_cookies, key="careloop_session",
+    )
+    csrf_config = CSRFConfig(
+        secret=secret, cookie_secure=secure_cookies, cookie_name="careloop_csrf",
+        exclude=["/api/", "/sms/", "/healthz"],
+    )
+    gateway = gateway_from_settings(
+        account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
+        from_number=settings.twilio_from, api_base_url=settings.twilio_api_base_url or None,
+        development_auth_token=settings.dev_sms_token,
+    )
+    set_gateway(gateway)
+    state = State({
+        "settings": settings,
+        "principal_loader": load_principal,
+        "token_loader": lambda *, session, token: principal_for_token(session=session, token=token),
+        "sms_gateway": gateway,
+        "broker": broker,
+    })
+    get_engine(settings)
+    return Litestar(
+        route_handlers=[
+            *route_handlers(),
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+        ],
+        state=state,
+        dependencies={"db": Provide(provide_db_session), "settings": Provide(provide_settings, sync_to_thread=False)},
+        middleware=[session_config.middleware, AuthMiddleware],
+        csrf_config=csrf_config,
+        stores={"sessions": _session_store(settings)},
+        template_config=TemplateConfig(
+            directory=TEMPLATE_DIR, engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: configure_environment(engine.engine, nav_items=nav_items()),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=prepare_request_state,
+        on_startup=[start_embedded],
+        on_shutdown=[stop_embedded],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="CareLoop API", version="1", path="/schema",
+            components=Components(security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", description="careloop token create"),
+            }),
+            security=[{"BearerToken": []}],
+        ),
+        debug=settings.debug,
+    )

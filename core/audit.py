@@ -1,0 +1,44 @@
+"""The append-only audit log: one row for every staff view or change of patient data, login and SMS."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core.models import AuditAction, AuditEntry
+from core.security import Principal
+
+
+def record_audit(
+    *, session: Session, action: AuditAction, object_type: str, object_id: object = "",
+    principal: Principal | None = None, clinic_id: int | None = None, patient_id: int | None = None,
+    client_address: str = "", detail: str = "", actor_kind: str | None = None, actor_name: str = "",
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor_kind=actor_kind or (principal.kind + ("-api" if principal.via_token else "") if principal else "system"),
+        actor_id=principal.user_id if principal else None,
+        actor_name=principal.name if principal else actor_name,
+        actor_role=principal.role.value if principal else "",
+        clinic_id=clinic_id if clinic_id is not None else (principal.clinic_id if principal else None),
+        action=action, object_type=object_type, object_id=str(object_id), patient_id=patient_id,
+        client_address=client_address[:64], detail=detail[:500],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(
+    *, session: Session, clinic_id: int, page: int = 1, per_page: int = 50,
+    patient_id: int | None = None, action: AuditAction | None = None,
+) -> tuple[list[AuditEntry], int]:
+    query = select(AuditEntry).where(AuditEntry.clinic_id == clinic_id)
+    if patient_id is not None:
+        query = query.where(AuditEntry.patient_id == patient_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,210 @@
+"""The `careloop` command line: serve, workers, scheduler, database, clinics, users, tokens and demo data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlmodel import Session
+
+from core.db import get_engine, unit_of_work
+from core.errors import DomainError
+from core.settings import get_settings
+
+
+def _fail(exc: DomainError) -> None:
+    details = "; ".join(f"{e.field}: {e.message % e.params if e.params else e.message}" for e in exc.field_errors)
+    raise click.ClickException(f"{exc}{' — ' + details if details else ''}")
+
+
+@click.group()
+def main() -> None:
+    """CareLoop: chronic-disease follow-up and quality improvement for primary care."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (creates the database on first run)."""
+    from core.migrate import upgrade
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings)
+    click.echo("database is up to date")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Generate a migration from the difference between the models and the database."""
+    from core.migrate import make_revision
+
+    make_revision(get_settings(), message)
+
+
+@main.group()
+def clinic() -> None:
+    """Clinics."""
+
+
+@clinic.command("create")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+@click.option("--profile", type=click.Choice(["cn", "us"]), default="cn", show_default=True)
+@click.option("--language", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+def clinic_create(code: str, name: str, timezone: str, profile: str, language: str) -> None:
+    from clinic.service import create_clinic
+
+    try:
+        with unit_of_work(get_engine(get_settings())) as session:
+            created = create_clinic(session=session, code=code, name=name, timezone=timezone, profile=profile,
+                                    language=language)
+            click.echo(f"clinic {created.code} created (id {created.id})")
+    except DomainError as exc:
+        _fail(exc)
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.option("--clinic", "clinic_code", required=True)
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice(["admin", "doctor", "nurse", "committee"]), required=True)
+@click.option("--name", "display_name", default=None)
+def user_create(clinic_code: str, username: str, password: str, role: str, display_name: str | None) -> None:
+    from clinic.service import create_staff_user, get_clinic_by_code
+
+    try:
+        with unit_of_work(get_engine(get_settings())) as session:
+            found = get_clinic_by_code(session=session, code=clinic_code)
+            created = create_staff_user(session=session, clinic=found, username=username, password=password,
+                                        role=role, display_name=display_name)
+            click.echo(f"user {created.username} ({created.role.value}) created in {found.code}")
+    except DomainError as exc:
+        _fail(exc)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--username", required=True)
+@click.option("--name", default="", help="What the token is for")
+def token_create(username: str, name: str) -> None:
+    """Print a new bearer token for the user (shown once; only a digest is stored)."""
+    from clinic.auth import create_api_token
+    from clinic.service import get_staff_by_username
+
+    with unit_of_work(get_engine(get_settings())) as session:
+        staff = get_staff_by_username(session=session, username=username)
+        if staff is None:
+            raise click.ClickException(f"no staff user named {username!r}")
+        click.echo(create_api_token(session=session, user=staff, name=name))
+
+
+@main.command("demo")
+@click.option("--patients", default=50, show_default=True, help="Patients in the Chinese demo clinic")
+def demo(patients: int) -> None:
+    """Seed demo clinics, staff, patients and 90 days of readings."""
+    _seed_demo(patients)
+
+
+def _seed_demo(patients: int) -> bool:
+    from clinic.demo import demo_exists, seed_clinics
+
+    with unit_of_work(get_engine(get_settings())) as session:
+        if demo_exists(session=session):
+            click.echo("demo data already present")
+            return False
+        clinics = seed_clinics(session=session, patients_per_clinic=patients)
+        _seed_domain_demos(session, clinics)
+    click.echo("demo data created. Sign in at /login with:")
+    for demo_clinic in clinics:
+        for login in demo_clinic.logins:
+            click.echo(f"  {login.clinic:8} {login.role:10} {login.username:14} {login.password}")
+    click.echo("patients sign in at /login/code with their phone, e.g. +8613700000001 "
+               "(the code appears on the SMS log page)")
+    return True
+
+
+def _seed_domain_demos(session: Session, clinics: list) -> None:  # type: ignore[type-arg]
+    """Downstream domains add their demo data once they exist (readings, callbacks, surveys…)."""
+    import importlib
+
+    for domain in ("followup", "surveys", "feedback", "rca", "pdca"):
+        try:
+            module = importlib.import_module(f"{domain}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{domain}.demo":
+                raise
+            continue
+        module.seed(session=session, clinics=clinics)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--demo", "with_demo", is_flag=True, help="Seed demo data when the database has none")
+@click.option("--no-worker", is_flag=True, help="Do not run job workers in this process (production)")
+@click.option("--workers", "web_workers", default=1, show_default=True, help="Web processes")
+def serve(host: str, port: int, with_demo: bool, no_worker: bool, web_workers: int) -> None:
+    """Upgrade the database, then serve the web app (with in-process workers unless --no-worker)."""
+    import uvicorn
+
+    from core.migrate import upgrade
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings)
+    if with_demo:
+        _seed_demo(50)
+    if no_worker:
+        import os
+
+        os.environ["CARELOOP_EMBEDDED_WORKERS"] = "0"
+    click.echo(f"CareLoop on http://{host}:{port}")
+    uvicorn.run("core.asgi:app", host=host, port=port, workers=web_workers, proxy_headers=True,
+                log_level="info")
+
+
+@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def worker(processes: int, threads: int) -> None:
+    """Run dramatiq workers against CARELOOP_BROKER_URL."""
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    if not get_settings().broker_url:
+        raise click.ClickException("set CARELOOP_BROKER_URL (redis:// or amqp://) to run separate workers")
+    args = make_argument_parser().parse_args(
+        ["core.worker", "--processes", str(processes), "--threads", str(threads)])
+    sys.exit(dramatiq_main(args))
+
+
+@main.command("scheduler")
+def scheduler() -> None:
+    """Run periodiq: sends each scheduled sweep to the broker on its minute."""
+    import periodiq
+
+    if not get_settings().broker_url:
+        raise click.ClickException("set CARELOOP_BROKER_URL to run a separate scheduler")
+    sys.exit(periodiq.main(periodiq.make_argument_parser().parse_args(["core.worker"])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The Jinja2 environment for pages, PDFs and SMS texts, with translation and formatting helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from markupsafe import Markup
+
+from core import i18n
+from core.security import mask_phone
+from core.settings import REPO_ROOT
+
+TEMPLATE_DIR = REPO_ROOT / "templates"
+
+
+def _language_of(context: Any) -> str:
+    language = context.get("lang")
+    if language:
+        return str(language)
+    request = context.get("request")
+    if request is not None:
+        return str(request.state.get("language", "zh-CN"))
+    return "zh-CN"
+
+
+def _timezone_of(context: Any) -> ZoneInfo:
+    tz = context.get("tz")
+    if tz is not None:
+        return tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+    request = context.get("request")
+    if request is not None and request.state.get("timezone"):
+        return ZoneInfo(request.state.get("timezone"))
+    return ZoneInfo("Asia/Shanghai")
+
+
+@pass_context
+def _gettext(context: Any, message: str, **params: Any) -> str:
+    return i18n.gettext(_language_of(context), message, **params)
+
+
+@pass_context
+def _ngettext(context: Any, singular: str, plural: str, n: int, **params: Any) -> str:
+    return i18n.ngettext(_language_of(context), singular, plural, n, **params)
+
+
+@pass_context
+def _format_datetime(context: Any, value: datetime | None, fmt: str = "medium") -> str:
+    return i18n.format_datetime(value, _language_of(context), _timezone_of(context), fmt=fmt)
+
+
+@pass_context
+def _format_date(context: Any, value: Any, fmt: str = "medium") -> str:
+    return i18n.format_date(value, _language_of(context), _timezone_of(context), fmt=fmt)
+
+
+@pass_context
+def _format_number(context: Any, value: Decimal | float | int | None) -> str:
+    return i18n.format_number(value, _language_of(context))
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Marks a msgid for extraction where it is translated later, in the template."""
+    return message
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    roles: frozenset[str]
+
+
+def _svg(markup: str) -> Markup:
+    """Charts are built by our own renderers with every label escaped, so they can be inlined."""
+    return Markup(markup)
+
+
+def configure_environment(env: Environment, *, nav_items: list[NavItem] | None = None) -> Environment:
+    env.undefined = StrictUndefined
+    env.globals.update(
+        nav_items=nav_items or [],
+        _=_gettext, gettext=_gettext, ngettext=_ngettext, languages=i18n.LANGUAGES,
+        language_names=i18n.LANGUAGE_NAMES,
+    )
+    env.filters.update(
+        datetime=_format_datetime, date=_format_date, number=_format_number, mask_phone=mask_phone, svg=_svg,
+    )
+    return env
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "xml"]),
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    return configure_environment(env)
