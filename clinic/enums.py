@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from core.i18n import N_
+
 
 class RuleProfile(StrEnum):
     """Which national rule set a clinic starts from (clinical-rules.md §3)."""
@@ -13,6 +15,10 @@ class RuleProfile(StrEnum):
 class Programme(StrEnum):
     hypertension = "hypertension"
     diabetes = "diabetes"
+
+
+# Display names for templates, which show a programme as _(programme.value | capitalize).
+PROGRAMME_LABELS = (N_("Hypertension"), N_("Diabetes"))
 
 
 class GlucoseUnit(StrEnum):

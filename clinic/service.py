@@ -141,7 +141,7 @@ def create_patient(
             errors.add("phone", "This phone number is already registered to another patient.")
     if patient_in.language not in LANGUAGES:
         errors.add("language", "Choose zh-CN or en.")
-    if patient_in.sms_consent and not phone:
+    if patient_in.sms_consent and not patient_in.phone:
         errors.add("sms_consent", "SMS consent needs a mobile number.")
     if patient_in.timezone and not _valid_timezone(patient_in.timezone):
         errors.add("timezone", "Unknown time zone %(tz)s.", tz=patient_in.timezone)

@@ -25,6 +25,11 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 _CATALOG_DIRS = {"zh-CN": "zh_CN"}
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Marks a msgid for extraction where it is translated later (in a template or at the boundary)."""
+    return message
+
+
 def normalise_language(value: str | None, *, default: str = "zh-CN") -> str:
     """Map what browsers and users send (zh, zh-Hans, zh_CN, en-US…) onto a supported language."""
     if not value:

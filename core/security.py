@@ -14,6 +14,8 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.i18n import N_
+
 _hasher = PasswordHasher()
 # Verifying against a real hash when the username is unknown keeps response times alike (no user probing).
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -27,6 +29,9 @@ class Role(StrEnum):
     patient = "patient"
     caregiver = "caregiver"
 
+
+# Display names for templates, which show a role as _(role.value | capitalize).
+ROLE_LABELS = (N_("Admin"), N_("Doctor"), N_("Nurse"), N_("Committee"), N_("Patient"), N_("Caregiver"))
 
 STAFF_ROLES = frozenset({Role.admin, Role.doctor, Role.nurse, Role.committee})
 CLINICAL_ROLES = frozenset({Role.admin, Role.doctor, Role.nurse})

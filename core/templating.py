@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from markupsafe import Markup
 
 from core import i18n
+from core.i18n import N_  # noqa: F401 - re-exported for wiring code
 from core.security import mask_phone
 from core.settings import REPO_ROOT
 
@@ -61,11 +62,6 @@ def _format_date(context: Any, value: Any, fmt: str = "medium") -> str:
 @pass_context
 def _format_number(context: Any, value: Decimal | float | int | None) -> str:
     return i18n.format_number(value, _language_of(context))
-
-
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
-    """Marks a msgid for extraction where it is translated later, in the template."""
-    return message
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from core import i18n
 from core.db import get_engine, unit_of_work
 from core.errors import DomainError
+from core.i18n import N_
 from core.security import Principal, Role
 from core.settings import Settings
 
@@ -211,11 +212,11 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         return Redirect(f"/login?next={quote(target)}")  # type: ignore[return-value]
     language = request.state.get("language") or request_language(request)
     messages = {
-        401: "Please sign in.", 403: "You do not have access to this page.", 404: "Page not found.",
-        405: "This action is not allowed here.", 413: "The request is too large.",
-        429: "Too many requests. Please wait a moment.",
+        401: N_("Please sign in."), 403: N_("You do not have access to this page."), 404: N_("Page not found."),
+        405: N_("This action is not allowed here."), 413: N_("The request is too large."),
+        429: N_("Too many requests. Please wait a moment."),
     }
-    message = messages.get(status) or (exc.detail if status < 500 else "Something went wrong on our side.")
+    message = messages.get(status) or (exc.detail if status < 500 else N_("Something went wrong on our side."))
     code = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 429: "rate_limited"}.get(status, "error")
     return _error_response(request, status, code, i18n.gettext(language, message))
 

@@ -12,7 +12,6 @@ from alembic import op
 
 import core.db
 
-
 revision: str = '83dc2e25e4ff'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

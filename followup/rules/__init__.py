@@ -1,0 +1,71 @@
+"""Follow-up rules: definitions as data, pure evaluation over reading values, defaults and preview."""
+
+from followup.rules.codec import format_duration, parse_duration
+from followup.rules.defaults import default_rules
+from followup.rules.definitions import (
+    PLACEHOLDERS,
+    UNITS_BY_KIND,
+    Bound,
+    Condition,
+    ConsecutiveDaysParams,
+    FieldError,
+    KOfNParams,
+    LocalizedText,
+    MissingDataParams,
+    PersistentParams,
+    RuleDefinition,
+    RuleInvalid,
+    RuleParams,
+    SingleThresholdParams,
+    SymptomParams,
+    WindowMeanParams,
+)
+from followup.rules.evaluate import (
+    DEFAULT_SERVICE_DAY_END,
+    ReadingFact,
+    RuleHit,
+    WindowSpec,
+    applies_to,
+    due_at,
+    evaluate,
+    matches,
+    window_for,
+)
+from followup.rules.preview import PreviewHit, preview
+from followup.rules.signals import MissingDataAction, evaluate_symptoms, missing_data_due
+
+__all__ = [
+    "DEFAULT_SERVICE_DAY_END",
+    "PLACEHOLDERS",
+    "UNITS_BY_KIND",
+    "Bound",
+    "Condition",
+    "ConsecutiveDaysParams",
+    "FieldError",
+    "KOfNParams",
+    "LocalizedText",
+    "MissingDataAction",
+    "MissingDataParams",
+    "PersistentParams",
+    "PreviewHit",
+    "ReadingFact",
+    "RuleDefinition",
+    "RuleHit",
+    "RuleInvalid",
+    "RuleParams",
+    "SingleThresholdParams",
+    "SymptomParams",
+    "WindowMeanParams",
+    "WindowSpec",
+    "applies_to",
+    "default_rules",
+    "due_at",
+    "evaluate",
+    "evaluate_symptoms",
+    "format_duration",
+    "matches",
+    "missing_data_due",
+    "parse_duration",
+    "preview",
+    "window_for",
+]
