@@ -146,3 +146,21 @@ def _reset_jobs_runtime() -> Iterator[None]:
     yield
     jobs.runtime.broker = None
     jobs.runtime.settings = None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly how many PostgreSQL and Redis tests ran, so a CI log shows they were not skipped."""
+    counts: dict[str, dict[str, int]] = {"PostgreSQL": {}, "Redis": {}}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup") or (outcome == "passed" and report.when != "call"):
+                continue
+            nodeid = getattr(report, "nodeid", "")
+            keywords = getattr(report, "keywords", {}) or {}
+            if "[postgresql" in nodeid or "postgresql]" in nodeid:
+                counts["PostgreSQL"][outcome] = counts["PostgreSQL"].get(outcome, 0) + 1
+            if "redis" in keywords:
+                counts["Redis"][outcome] = counts["Redis"].get(outcome, 0) + 1
+    for name, by_outcome in counts.items():
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items())) or "none ran"
+        terminalreporter.write_line(f"{name} tests: {summary}")

@@ -1,0 +1,190 @@
+"""The SVG renderer: well-formed, escaped, accessible, localisable, and readable by WeasyPrint."""
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pdca.spc import ChartTexts, Rule, control_chart, render_svg, run_chart
+
+NS = {"svg": "http://www.w3.org/2000/svg"}
+EN = ChartTexts(
+    title="Complaints about waiting",
+    description="p chart of complaints per patient; the second phase starts with PDSA 1.",
+    value="Complaint rate",
+    centre="Mean",
+    limits="Control limits",
+    special_cause="Special cause",
+    improvement="Improvement",
+    concern="Concern",
+    excluded="Excluded",
+    runs_signal="Runs signal",
+    target="Target",
+    x_axis="Month",
+    y_axis="%",
+    rules_fired="Rules fired:",
+    rule_names={Rule.outside_limits.value: "outside the limits", Rule.shift.value: "shift"},
+)
+ZH = ChartTexts(
+    title="候诊投诉率",
+    description="p 控制图：第二阶段自 PDSA 1 开始。",
+    value="投诉率",
+    centre="均值",
+    limits="控制限",
+    special_cause="特殊原因",
+    rules_fired="触发规则：",
+    rule_names={Rule.outside_limits.value: "超出控制限"},
+)
+COUNTS = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22, 8, 10, 5, 13, 11, 20, 18, 24, 15, 9, 12, 7, 13,
+          9, 6, 9, 6, 12, 5, 6, 4, 6, 3, 7, 6, 2, 4, 3, 6, 5, 4, 8, 5, 6, 7]  # fmt: skip
+SIZES = [50] * 40 + [30, 80] + [50] * 8
+DAYS = [date(2024, 1, 1) + timedelta(weeks=k) for k in range(50)]
+
+
+def p_chart(**overrides):
+    kwargs = dict(chart_type="p", values=COUNTS, denominators=SIZES, dates=DAYS, phases=[30],
+                  phase_labels=["Baseline", "PDSA 1"], excluded={14}, multiply=100)  # fmt: skip
+    return control_chart(**(kwargs | overrides))
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def texts_of(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{{{NS['svg']}}}text")]
+
+
+def test_svg_is_well_formed_with_a_viewbox_and_no_fixed_height():
+    root = parse(render_svg(chart=p_chart(), texts=EN))
+    assert root.tag == f"{{{NS['svg']}}}svg"
+    assert root.get("viewBox").startswith("0 0 720 ") and root.get("width") == "100%"
+    assert root.get("height") is None
+
+
+def test_svg_is_labelled_by_its_title_and_description():
+    root = parse(render_svg(chart=p_chart(), texts=EN, id_prefix="waiting"))
+    assert root.get("role") == "img" and root.get("aria-labelledby") == "waiting-title waiting-desc"
+    assert root.find("svg:title", NS).get("id") == "waiting-title"
+    assert root.find("svg:title", NS).text == EN.title
+    assert root.find("svg:desc", NS).text == EN.description
+
+
+def test_script_in_any_label_is_escaped_not_executed():
+    attack = "<script>alert('x')</script>"
+    texts = ChartTexts(title=attack, description=attack, value=attack, centre="Mean", x_axis=attack)
+    chart = p_chart(phase_labels=[attack, "& more"])
+    svg = render_svg(chart=chart, texts=texts, x_labels=[attack] * 50)
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    root = parse(svg)
+    assert not [e for e in root.iter() if e.tag.endswith("script")]
+    assert attack in texts_of(root) and "& more" in texts_of(root)
+
+
+def test_characters_xml_forbids_are_dropped_from_labels():
+    texts = ChartTexts(title="bell\x07 and nul\x00", description="d", value="v", centre="c")
+    assert parse(render_svg(chart=p_chart(), texts=texts)).find("svg:title", NS).text == "bell and nul"
+
+
+def test_chinese_texts_and_date_labels_are_rendered():
+    labels = [f"{d.month}月{d.day}日" for d in DAYS]
+    root = parse(render_svg(chart=p_chart(), texts=ZH, x_labels=labels))
+    shown = texts_of(root)
+    assert "候诊投诉率" in shown and "均值" in shown and "1月1日" in shown
+    assert any(t.startswith("触发规则：") and "超出控制限" in t for t in shown)
+
+
+def test_x_labels_default_to_iso_dates_and_thin_out_to_fit():
+    shown = texts_of(parse(render_svg(chart=p_chart(), texts=EN)))
+    assert "2024-01-01" in shown
+    assert 3 <= sum(t.startswith("2024-") or t.startswith("2025-") for t in shown) < 50
+
+
+def test_limits_are_drawn_as_steps_that_follow_each_denominator():
+    root = parse(render_svg(chart=p_chart(), texts=EN))
+    limit_paths = [p.get("d") for p in root.iter(f"{{{NS['svg']}}}path") if p.get("stroke-dasharray") == "5 3"]
+    assert len(limit_paths) == 4  # UCL and LCL in each of two phases
+    second_ucl = limit_paths[2]
+    heights = {segment.split(",")[1].split("H")[0] for segment in second_ucl.split("M")[1:][0].split("L")}
+    assert len(heights) == 3  # n = 50, then 30 and 80 change the limit
+
+
+def test_phase_separators_and_labels_are_drawn():
+    svg = render_svg(chart=p_chart(), texts=EN)
+    assert svg.count('stroke-dasharray="2 3"') == 1
+    shown = texts_of(parse(svg))
+    assert "Baseline" in shown and "PDSA 1" in shown
+
+
+def test_special_cause_points_are_highlighted_and_excluded_points_hollow():
+    chart = p_chart()
+    root = parse(render_svg(chart=chart, texts=EN, improvement="decrease"))
+    circles = [c for c in root.iter(f"{{{NS['svg']}}}circle") if c.find("svg:title", NS) is not None]
+    assert len(circles) == 50
+    special = [c for c in circles if c.get("r") == "5"]
+    flagged = [i for i in chart.flagged() if chart.points[i].value is not None]
+    assert len(special) == len(set(flagged)) > 0
+    assert circles[14].get("fill") == "#ffffff"  # excluded: ghosted
+    (outside, *_) = chart.flagged(Rule.outside_limits)
+    assert circles[outside].find("svg:title", NS).text.endswith("— outside the limits")
+
+
+def test_improvement_direction_colours_points_blue_or_orange():
+    chart = control_chart(chart_type="i", values=[10.0, 11.0] * 10 + [40.0, -20.0], freeze=20)
+    up = parse(render_svg(chart=chart, texts=EN, improvement="increase"))
+    fills = [c.get("stroke") for c in up.iter(f"{{{NS['svg']}}}circle") if c.find("svg:title", NS) is not None]
+    assert fills[20] == "#00b0f0" and fills[21] == "#e46c0a"
+
+
+def test_legend_lists_only_what_the_chart_shows():
+    plain = texts_of(parse(render_svg(chart=run_chart(values=[1, 2, 1, 2, 1, 2]), texts=EN)))
+    assert "Complaint rate" in plain and "Mean" in plain
+    assert "Control limits" not in plain and "Runs signal" not in plain and "Target" not in plain
+    full = texts_of(parse(render_svg(chart=p_chart(), texts=EN, target=8, improvement="decrease")))
+    assert {"Control limits", "Target", "Excluded", "Concern"} <= set(full)
+
+
+def test_a_runs_signal_draws_the_centre_line_dashed_red():
+    cdi = [17, 12, 27, 20, 20, 18, 22, 19, 19, 24, 17, 16, 24, 19, 19, 22, 25, 19, 17, 6, 25, 17, 11, 14,
+           9, 11, 7, 13, 5, 5, 3, 5, 9, 4, 5, 9]  # fmt: skip
+    svg = render_svg(chart=run_chart(values=cdi, freeze=24), texts=EN)
+    assert 'stroke="#c00000" stroke-width="1.5" stroke-dasharray="6 4"' in svg
+    assert "Runs signal" in texts_of(parse(svg))
+
+
+def test_an_empty_chart_still_renders():
+    root = parse(render_svg(chart=control_chart(chart_type="i", values=[]), texts=EN))
+    assert root.find("svg:title", NS).text == EN.title
+
+
+def test_x_labels_must_match_the_points():
+    with pytest.raises(ValueError):
+        render_svg(chart=p_chart(), texts=EN, x_labels=["one"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(),
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)), max_size=30),
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+def test_any_text_and_any_finite_series_render_well_formed_xml(label, values, target):
+    chart = control_chart(chart_type="i", values=values, phases=[len(values) // 2] if values else None,
+                          phase_labels=[label, label] if values else None)  # fmt: skip
+    texts = ChartTexts(title=label, description=label, value=label, centre=label, limits=label, target=label)
+    svg = render_svg(chart=chart, texts=texts, x_labels=[label] * len(values), target=target, show_2sigma=True)
+    assert parse(svg).find("svg:title", NS) is not None
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_weasyprint_renders_the_svg_into_a_pdf_with_its_chinese_text(tmp_path):
+    weasyprint = pytest.importorskip("weasyprint")
+    svg = render_svg(chart=p_chart(), texts=ZH)
+    pdf = tmp_path / "chart.pdf"
+    weasyprint.HTML(string=f"<html><body style='width:180mm'>{svg}</body></html>").write_pdf(pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "候诊投诉率" in text and "控制限" in text
