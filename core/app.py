@@ -43,8 +43,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def route_handlers() -> list[Any]:
     import clinic.routes
     import core.routes
+    import followup.routes
 
-    return [*core.routes.HANDLERS, *clinic.routes.HANDLERS]
+    return [*core.routes.HANDLERS, *clinic.routes.HANDLERS, *followup.routes.HANDLERS]
 
 
 def nav_items() -> list[NavItem]:

@@ -58,3 +58,28 @@ def post_form(client: TestClient[Any], path: str, data: dict[str, Any], **kwargs
 def login_staff(client: TestClient[Any], username: str, password: str = PASSWORD) -> Any:
     return post_form(client, "/login", {"username": username, "password": password, "next": "/patients"},
                      follow_redirects=False)
+
+
+def sign_twilio(settings: Any, path: str, params: dict[str, str]) -> str:
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(settings.twilio_auth_token or settings.dev_sms_token).compute_signature(
+        settings.public_url.rstrip("/") + path, params)
+
+
+def send_sms(client: TestClient[Any], settings: Any, *, from_: str, body: str, sid: str | None = None,
+             to: str = "+15005550006") -> Any:
+    """POST a correctly signed Twilio inbound-message webhook."""
+    params = {"MessageSid": sid or f"SM{next(_counter):032d}", "AccountSid": "AC" + "0" * 32, "From": from_,
+              "To": to, "Body": body, "NumMedia": "0"}
+    return client.post("/sms/twilio", data=params,
+                       headers={"X-Twilio-Signature": sign_twilio(settings, "/sms/twilio", params)})
+
+
+def twiml_text(response: Any) -> str | None:
+    """The <Message> text of a TwiML reply, or None for an empty <Response/>."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(response.text)
+    message = root.find("Message")
+    return None if message is None else (message.text or "")

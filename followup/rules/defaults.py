@@ -15,6 +15,7 @@ from followup.enums import (
     RuleType,
     Severity,
 )
+from followup.grammar.lexicon import SYMPTOM_LEXICON
 from followup.rules.definitions import (
     MG_DL,
     MMHG,
@@ -85,7 +86,7 @@ def default_rules(profile: Profile) -> list[RuleDefinition]:
             _htn_03("CN-HTN-03"),
             _cn_dm_05(),
             _des_miss_01(),
-            _symptoms("CN-SYM-01", CN_SYMPTOMS),
+            _symptoms("CN-SYM-01", SYMPTOM_LEXICON),
         ]
     if profile == "us":
         return [
@@ -97,7 +98,7 @@ def default_rules(profile: Profile) -> list[RuleDefinition]:
             _dm_03("US-DM-03"),
             _htn_03("US-HTN-03"),
             _des_miss_01(),
-            _symptoms("US-SYM-01", US_SYMPTOMS),
+            _symptoms("US-SYM-01", SYMPTOM_LEXICON),
         ]
     raise ValueError(f"profile must be 'cn' or 'us', not {profile!r}")
 
@@ -360,7 +361,9 @@ def _des_miss_01() -> RuleDefinition:
 
 
 def _symptoms(code: str, terms: tuple[str, ...]) -> RuleDefinition:
-    # §3 CN-SYM-01 / US-SYM-01: a symptom lexicon hit is an emergency, due within 15 minutes.
+    # §3 CN-SYM-01 / US-SYM-01: a symptom lexicon hit is an emergency, due within 15 minutes. Both profiles
+    # start from the SMS grammar's whole lexicon (either language), so every word the parser recognises
+    # reaches a doctor; a clinic may narrow the list by editing the rule.
     return RuleDefinition(
         code=code,
         kind=None,

@@ -1,0 +1,5 @@
+"""HTTP routes of the follow-up domain."""
+
+from followup.routes.sms import SmsWebhookController
+
+HANDLERS: list[object] = [SmsWebhookController]

@@ -1,0 +1,58 @@
+"""A clinic's rules as stored data: seeded from its profile's defaults, edited as new versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from clinic.models import Clinic
+from core.errors import FieldError, ValidationFailed
+from followup.models import ClinicRule
+from followup.rules import RuleDefinition, RuleInvalid, default_rules
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    definition: RuleDefinition
+    version: int
+    row_id: int
+
+
+def ensure_default_rules(*, session: Session, clinic: Clinic) -> None:
+    """The first time a clinic's rules are needed, store its profile's defaults as version 1."""
+    if session.scalar(select(ClinicRule.id).where(ClinicRule.clinic_id == clinic.id).limit(1)) is not None:
+        return
+    for rule in default_rules(str(clinic.profile)):  # type: ignore[arg-type]
+        session.add(ClinicRule(clinic_id=clinic.id, code=rule.code, version=1, definition=rule.to_dict()))
+    session.flush()
+
+
+def active_rules(*, session: Session, clinic: Clinic) -> list[ActiveRule]:
+    """The newest active version of each of the clinic's rules."""
+    ensure_default_rules(session=session, clinic=clinic)
+    newest = (select(ClinicRule.code, func.max(ClinicRule.version).label("version"))
+              .where(ClinicRule.clinic_id == clinic.id).group_by(ClinicRule.code).subquery())
+    rows = session.scalars(
+        select(ClinicRule).join(newest, (ClinicRule.code == newest.c.code) & (ClinicRule.version == newest.c.version))
+        .where(ClinicRule.clinic_id == clinic.id, ClinicRule.active.is_(True)).order_by(ClinicRule.id)
+    )
+    return [ActiveRule(RuleDefinition.from_dict(r.definition), r.version, r.id) for r in rows]
+
+
+def save_rule(*, session: Session, clinic: Clinic, data: dict, created_by: int | None) -> ClinicRule:
+    """Validate a rule and store it as the next version of its code (editing never rewrites history)."""
+    try:
+        rule = RuleDefinition.from_dict(data)
+    except RuleInvalid as exc:
+        raise ValidationFailed("The rule is not valid.", field_errors=[
+            FieldError(e.field, e.message) for e in exc.errors]) from exc
+    ensure_default_rules(session=session, clinic=clinic)
+    current = session.scalar(select(func.max(ClinicRule.version)).where(
+        ClinicRule.clinic_id == clinic.id, ClinicRule.code == rule.code)) or 0
+    row = ClinicRule(clinic_id=clinic.id, code=rule.code, version=current + 1, definition=rule.to_dict(),
+                     created_by=created_by)
+    session.add(row)
+    session.flush()
+    return row
