@@ -43,16 +43,24 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def route_handlers() -> list[Any]:
     import clinic.routes
     import core.routes
+    import feedback.routes
     import followup.routes
+    import surveys.routes
 
-    return [*core.routes.HANDLERS, *clinic.routes.HANDLERS, *followup.routes.HANDLERS]
+    return [*core.routes.HANDLERS, *clinic.routes.HANDLERS, *followup.routes.HANDLERS, *surveys.routes.HANDLERS,
+            *feedback.routes.HANDLERS]
 
 
 def nav_items() -> list[NavItem]:
     clinical = frozenset({"admin", "doctor", "nurse"})
     staff = clinical | {"committee"}
+    committee = frozenset({"admin", "committee"})
     return [
+        NavItem("/callbacks", N_("Callbacks"), clinical),
         NavItem("/patients", N_("Patients"), staff),
+        NavItem("/feedback", N_("Feedback"), committee),
+        NavItem("/surveys", N_("Surveys"), committee),
+        NavItem("/admin/rules", N_("Rules"), frozenset({"admin"})),
         NavItem("/dev/sms", N_("SMS log"), staff),
         NavItem("/admin/staff", N_("Staff"), frozenset({"admin"})),
         NavItem("/admin/audit", N_("Audit log"), frozenset({"admin"})),
@@ -62,6 +70,9 @@ def nav_items() -> list[NavItem]:
 def import_tasks() -> None:
     """Importing tasks modules declares their actors, schedules and event subscriptions."""
     import clinic.tasks  # noqa: F401
+    import feedback.tasks  # noqa: F401
+    import followup.tasks  # noqa: F401
+    import surveys.tasks  # noqa: F401
 
 
 def _session_store(settings: Settings) -> Store:

@@ -31,7 +31,7 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, *, engine: Engine | None = None, revision: str = "head") -> None:
+def upgrade(settings: Settings, *, engine: Engine | None = None, revision: str = "heads") -> None:
     config = alembic_config(settings)
     if engine is not None:
         with engine.connect() as connection:

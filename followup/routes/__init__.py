@@ -1,5 +1,7 @@
 """HTTP routes of the follow-up domain."""
 
+from followup.routes import api, callbacks, readings, rules
 from followup.routes.sms import SmsWebhookController
 
-HANDLERS: list[object] = [SmsWebhookController]
+HANDLERS: list[object] = [SmsWebhookController, *readings.HANDLERS, *api.HANDLERS, *callbacks.HANDLERS,
+                          *rules.HANDLERS]

@@ -1,0 +1,3 @@
+"""HTTP routes of the feedback domain (being built)."""
+
+HANDLERS: list[object] = []

@@ -1,0 +1,3 @@
+"""Follow-up routes: api (being built)."""
+
+HANDLERS: list[object] = []

@@ -1,0 +1,3 @@
+"""Follow-up routes: callbacks (being built)."""
+
+HANDLERS: list[object] = []

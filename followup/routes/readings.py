@@ -1,0 +1,3 @@
+"""Follow-up routes: readings (being built)."""
+
+HANDLERS: list[object] = []

@@ -1,0 +1,3 @@
+"""Follow-up routes: rules (being built)."""
+
+HANDLERS: list[object] = []

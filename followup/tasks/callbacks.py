@@ -1,0 +1,1 @@
+"""Follow-up jobs: callbacks (being built)."""

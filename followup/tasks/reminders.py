@@ -1,0 +1,1 @@
+"""Follow-up jobs: reminders (being built)."""

@@ -1,0 +1,3 @@
+"""HTTP routes of the surveys domain (being built)."""
+
+HANDLERS: list[object] = []
