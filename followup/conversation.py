@@ -18,6 +18,7 @@ from clinic.models import Clinic, Patient
 from clinic.service import find_patient_by_phone, normalise_phone, record_sms_opt_in, record_sms_opt_out
 from core.audit import record_audit
 from core.db import utcnow
+from core.events import record_event
 from core.models import AuditAction, SmsDirection, SmsMessage, SmsStatus
 from core.security import mask_phone
 from core.sms import InboundSms
@@ -31,6 +32,8 @@ from followup.service import Entry, record_readings
 from followup.validation import interpret
 
 QUESTION_LIFETIME = timedelta(minutes=30)
+# A message that starts with one of these is feedback for the quality team, not a reading (issue 5).
+COMPLAINT_WORDS = ("投诉", "complaint", "complain")
 URGENT_REPLY_SPACING = timedelta(minutes=10)
 _URGENT = {ReplyTier.urgent_bp, ReplyTier.urgent_glucose_high, ReplyTier.urgent_low, ReplyTier.symptom}
 
@@ -91,6 +94,8 @@ def _stored(session: Session, inbound: InboundSms) -> SmsMessage | None:
 
 def _converse(session: Session, patient: Patient, clinic: Clinic, message: SmsMessage, parsed, inbound) -> SmsOutcome:
     now = utcnow()
+    if inbound.body.strip().lower().startswith(COMPLAINT_WORDS):
+        return _complaint(session, patient, clinic, message, inbound)
     interpretation = interpret(parsed, glucose_unit=str(patient.glucose_unit),
                                programmes=[str(p) for p in patient.programmes])
     outcome = SmsOutcome(reply=None, message_id=message.id, patient_id=patient.id)
@@ -146,6 +151,17 @@ def _converse(session: Session, patient: Patient, clinic: Clinic, message: SmsMe
         emergency_number=clinic.emergency_number, glucose_unit=str(patient.glucose_unit),
     )
     return outcome
+
+
+def _complaint(session: Session, patient: Patient, clinic: Clinic, message: SmsMessage,
+               inbound: InboundSms) -> SmsOutcome:
+    """Hand the text to the feedback domain (which owns complaints) through an event; acknowledge it."""
+    message.purpose = "complaint"
+    record_event(session=session, name="sms.complaint_received", clinic_id=clinic.id, payload={
+        "patient_id": patient.id, "clinic_id": clinic.id, "sms_message_id": message.id, "body": inbound.body[:1600]})
+    reply = None if patient.sms_opted_out else compose_reply(
+        kind=ReplyKind.complaint_received, language=patient.language, emergency_number=clinic.emergency_number)
+    return SmsOutcome(reply=reply, message_id=message.id, patient_id=patient.id)
 
 
 def _open_question(session: Session, patient_id: int, now) -> PendingConfirmation | None:  # type: ignore[no-untyped-def]

@@ -48,6 +48,7 @@ class ReplyKind(StrEnum):
     discarded = "discarded"
     not_registered = "not_registered"
     opted_in = "opted_in"
+    complaint_received = "complaint_received"
 
 
 # Kinds that echo the accepted readings ("已收到：…。") before their own text.

@@ -154,3 +154,16 @@ def test_second_fast_heart_rate_after_thirty_minutes_opens_urgent_callback(clien
     session.commit()
     send_sms(client, settings, from_=patient.phone, body="心率112")
     assert session.scalars(select(Callback)).one().rule_code == "CN-DM-05"
+
+
+def test_a_complaint_by_sms_becomes_an_event_for_the_quality_team(client, session, settings):
+    from core.models import EventRecord
+
+    clinic = make_clinic(session)
+    patient = make_patient(session, clinic, phone="+8613712340011")
+    session.commit()
+    reply = twiml_text(send_sms(client, settings, from_=patient.phone, body="投诉 今天等了两个小时"))
+    assert reply.startswith("已收到您的意见")
+    event = session.scalars(select(EventRecord).where(EventRecord.name == "sms.complaint_received")).one()
+    assert event.payload["patient_id"] == patient.id and "两个小时" in event.payload["body"]
+    assert session.scalars(select(Reading)).all() == []
