@@ -49,11 +49,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, sqlite_transactions: bool = True) -> Engine:
+    """`sqlite_transactions=False` leaves pysqlite in charge of transactions, so each read sees the latest
+    commit (like PostgreSQL's read committed); tests use it to watch what the app stores."""
     url = settings.database_url
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if sqlite_transactions:
+            event.listen(engine, "connect", _sqlite_manual_transactions)
+            event.listen(engine, "begin", _sqlite_begin)
         return engine
     # pre_ping lets the pool recover by itself after the database restarts.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -65,6 +70,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling commits a SAVEPOINT that happens to be the first write of a
+    # transaction; hand transaction control to SQLAlchemy instead (its documented pysqlite recipe), so a
+    # rollback undoes everything, savepoints included.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 _engines: dict[str, Engine] = {}

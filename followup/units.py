@@ -50,9 +50,11 @@ _TYPED_UNITS: MappingProxyType[str, Unit] = MappingProxyType({
     "mmol/l": Unit.mmol_l, "mmol": Unit.mmol_l, "毫摩尔": Unit.mmol_l,
     "mg/dl": Unit.mg_dl, "mgdl": Unit.mg_dl, "mg": Unit.mg_dl,
     "kg": Unit.kg, "公斤": Unit.kg, "千克": Unit.kg,
-    "斤": Unit.jin,
+    "斤": Unit.jin, "jin": Unit.jin,
     "lb": Unit.lb, "lbs": Unit.lb, "磅": Unit.lb,
-    "mmhg": Unit.mmhg, "/min": Unit.per_min, "bpm": Unit.per_min,
+    "mmhg": Unit.mmhg, "mm[hg]": Unit.mmhg, "/min": Unit.per_min, "bpm": Unit.per_min,
+    # UCUM codes, as FHIR and the API send them.
+    "[lb_av]": Unit.lb,
 })
 
 

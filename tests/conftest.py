@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from core import jobs
 from core.app import create_app
-from core.db import dispose_engines, get_engine
+from core.db import dispose_engines, get_engine, make_engine
 from core.migrate import upgrade
 from core.settings import Settings
 
@@ -112,10 +112,14 @@ def engine(app: Any, settings: Settings) -> Any:
 
 
 @pytest.fixture
-def session(engine: Any) -> Iterator[Session]:
-    """A session for arranging and checking data; tests commit what the app must see."""
-    with Session(engine, expire_on_commit=False) as db_session:
+def session(engine: Any, settings: Settings) -> Iterator[Session]:
+    """A session for arranging and checking data; tests commit what the app must see. On SQLite it reads
+    through its own engine in pysqlite's default mode, so each query sees the app's latest commit."""
+    bind = make_engine(settings, sqlite_transactions=False) if settings.is_sqlite else engine
+    with Session(bind, expire_on_commit=False) as db_session:
         yield db_session
+    if bind is not engine:
+        bind.dispose()
 
 
 @pytest.fixture
