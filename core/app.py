@@ -42,13 +42,16 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def route_handlers() -> list[Any]:
     import clinic.routes
+    import core.reports_routes
     import core.routes
     import feedback.routes
     import followup.routes
+    import pdca.routes
+    import rca.routes
     import surveys.routes
 
     return [*core.routes.HANDLERS, *clinic.routes.HANDLERS, *followup.routes.HANDLERS, *surveys.routes.HANDLERS,
-            *feedback.routes.HANDLERS]
+            *feedback.routes.HANDLERS, *rca.routes.HANDLERS, *pdca.routes.HANDLERS, *core.reports_routes.HANDLERS]
 
 
 def nav_items() -> list[NavItem]:
@@ -58,8 +61,13 @@ def nav_items() -> list[NavItem]:
     return [
         NavItem("/callbacks", N_("Callbacks"), clinical),
         NavItem("/patients", N_("Patients"), staff),
-        NavItem("/feedback", N_("Feedback"), committee),
-        NavItem("/surveys", N_("Surveys"), committee),
+        NavItem("/followups/overdue", N_("Overdue follow-ups"), clinical),
+        NavItem("/followups/indicators", N_("Indicators"), frozenset({"admin", "doctor", "committee"})),
+        NavItem("/feedback", N_("Feedback"), staff),  # others see the items they own or that are about them
+        NavItem("/rca", N_("Root-cause analyses"), staff),  # the committee edits; clinicians read
+        NavItem("/pdca", N_("Improvement"), committee | {"doctor"}),
+        NavItem("/reports", N_("Reports"), committee),
+        NavItem("/surveys", N_("Surveys"), staff),  # doctors: their own results; nurses: invite
         NavItem("/admin/rules", N_("Rules"), frozenset({"admin"})),
         NavItem("/dev/sms", N_("SMS log"), staff),
         NavItem("/admin/staff", N_("Staff"), frozenset({"admin"})),
@@ -70,8 +78,11 @@ def nav_items() -> list[NavItem]:
 def import_tasks() -> None:
     """Importing tasks modules declares their actors, schedules and event subscriptions."""
     import clinic.tasks  # noqa: F401
+    import core.report_jobs  # noqa: F401 - the report renderer's actor
     import feedback.tasks  # noqa: F401
     import followup.tasks  # noqa: F401
+    import pdca.tasks  # noqa: F401
+    import rca.tasks  # noqa: F401
     import surveys.tasks  # noqa: F401
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from sqlmodel import Session
 
 from core.db import get_engine, unit_of_work
 from core.errors import DomainError
+from core.report_cli import report as report_group
 from core.settings import get_settings
 
 
@@ -154,6 +156,29 @@ def _seed_domain_demos(session: Session, clinics: list) -> None:  # type: ignore
         module.seed(session=session, clinics=clinics)
 
 
+@main.group("import")
+def import_group() -> None:
+    """Bulk imports."""
+
+
+@import_group.command("readings")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--clinic", "clinic_code", default=None, help="Clinic code (needed when there are several clinics)")
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "fhir"]), default="auto", show_default=True)
+@click.option("--patient", "patient_id", type=int, default=None,
+              help="Import every row into this patient (e.g. one patient's FHIR export)")
+@click.option("--dry-run", is_flag=True, help="Check and count every row, store nothing")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the rejected rows to this CSV file")
+def import_readings(file: Path, clinic_code: str | None, fmt: str, patient_id: int | None, dry_run: bool,
+                    report_path: Path | None) -> None:
+    """Import readings from a CSV file or a FHIR R4 Bundle; importing a file twice adds nothing."""
+    from followup.importer.command import run_import_command
+
+    run_import_command(file, clinic_code=clinic_code, fmt=fmt, patient_id=patient_id, dry_run=dry_run,
+                       report_path=report_path)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
@@ -204,6 +229,9 @@ def scheduler() -> None:
     if not get_settings().broker_url:
         raise click.ClickException("set CARELOOP_BROKER_URL to run a separate scheduler")
     sys.exit(periodiq.main(periodiq.make_argument_parser().parse_args(["core.worker"])))
+
+
+main.add_command(report_group)  # `careloop report patient|monthly|cycle` (core/report_cli.py)
 
 
 if __name__ == "__main__":

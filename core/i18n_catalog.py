@@ -22,19 +22,21 @@ KEYWORDS: dict[str, object] = {
     "DomainError": None, "NotFound": None, "PermissionDenied": None, "NotAuthenticated": None, "Conflict": None,
     "ValidationFailed": None, "RateLimited": None, "__init__": None, "raise_if_any": None,
 }
+# Templates call the context-aware helpers without a language argument: _(msgid), ngettext(s, p, n).
+TEMPLATE_KEYWORDS: dict[str, object] = {"_": None, "gettext": None, "ngettext": (1, 2)}
 CATALOG_LANGUAGES = {"zh_CN": "zh-CN"}
 
 
 def extract() -> Catalog:
     catalog = Catalog(project="CareLoop", charset="utf-8")
-    method_map = [
-        (f"{domain}/**.py", "python")
-        for domain in ("core", "clinic", "followup", "surveys", "feedback", "rca", "pdca")
-    ] + [("templates/**.html", "jinja2")]
-    for filename, lineno, message, comments, context in extract_from_dir(
-        str(REPO_ROOT), method_map=method_map, keywords=KEYWORDS, strip_comment_tags=True,
-        options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}},
-    ):
+    python_sources = [(f"{domain}/**.py", "python")
+                      for domain in ("core", "clinic", "followup", "surveys", "feedback", "rca", "pdca")]
+    found = [
+        *extract_from_dir(str(REPO_ROOT), method_map=python_sources, keywords=KEYWORDS, strip_comment_tags=True),
+        *extract_from_dir(str(REPO_ROOT), method_map=[("templates/**.html", "jinja2")], keywords=TEMPLATE_KEYWORDS,
+                          strip_comment_tags=True, options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}}),
+    ]
+    for filename, lineno, message, comments, context in found:
         first = message if isinstance(message, str) else message[0]
         if not any(ch.isalpha() for ch in first):
             continue  # separators and format strings, not text

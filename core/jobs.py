@@ -164,6 +164,8 @@ def enqueue(
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the jobs are not committed until the outer transaction is
     pending = session.info.pop(_PENDING_KEY, None)
     if pending:
         dispatch(pending, engine=session.get_bind())
@@ -171,6 +173,8 @@ def _dispatch_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a savepoint rolled back; jobs queued before it still commit with the outer transaction
     session.info.pop(_PENDING_KEY, None)
 
 

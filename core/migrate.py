@@ -21,6 +21,7 @@ def import_all_models() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"{domain}.models":
                 raise
+    importlib.import_module("core.reports")  # the report archive's table lives beside its service
 
 
 def alembic_config(settings: Settings) -> Config:

@@ -60,7 +60,7 @@ def home(request: Request[Any, Any, Any]) -> Redirect:
         return Redirect("/login")
     if user.role in (Role.patient, Role.caregiver):
         return Redirect("/me")
-    return Redirect("/patients")
+    return Redirect("/callbacks" if user.role in (Role.admin, Role.doctor, Role.nurse) else "/patients")
 
 
 @get("/admin/audit", name="core:audit-log", guards=[requires(Role.admin)], sync_to_thread=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field as PydanticField
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -120,6 +121,9 @@ class Callback(SQLModel, table=True):
         Index("uq_callback_open_patient_rule", "patient_id", "rule_code", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
         Index("ix_callback_queue", "clinic_id", "status", "due_at"),
+        # The escalation sweep reads only open, not yet escalated callbacks by due time, across clinics.
+        Index("ix_callback_escalation_due", "due_at", sqlite_where=text("status = 'open' AND escalated_at IS NULL"),
+              postgresql_where=text("status = 'open' AND escalated_at IS NULL")),
     )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
@@ -160,6 +164,14 @@ class CallbackEvent(SQLModel, table=True):
 # --- API schemas ---------------------------------------------------------------------------------------
 
 
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value.normalize())
+
+
+# Readings are numbers in JSON (11.2, 200), not the strings pydantic makes of a Decimal.
+JsonDecimal = Annotated[Decimal, PlainSerializer(_json_number, return_type=int | float, when_used="json")]
+
+
 class ReadingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -177,31 +189,76 @@ class ReadingCreate(BaseModel):
 
 
 class ReadingRead(BaseModel):
+    """A stored reading as the API shows it; times carry the patient's UTC offset."""
+
     id: int
     patient_id: int
     kind: ReadingKind
-    value: Decimal | None
+    value: JsonDecimal | None
     unit: str
     systolic: int | None
     diastolic: int | None
-    value_canonical: Decimal | None
+    value_canonical: JsonDecimal | None
     canonical_unit: str
     context: GlucoseContext | None
     meter_flag: MeterFlag | None
     taken_at: datetime
     received_at: datetime
     source: ReadingSource
+    entered_by: str
+    external_id: str | None
     loinc: str
 
 
 class AlertRead(BaseModel):
+    """A callback a reading raised (or added to): `opened` is false when one was already open for the rule."""
+
     callback_id: int
     rule_code: str
     severity: Severity
     due_at: datetime
     reason: str
+    opened: bool
 
 
 class ReadingCreated(BaseModel):
     readings: list[ReadingRead]
     alerts: list[AlertRead]
+
+
+class ReadingList(BaseModel):
+    patient_id: int
+    items: list[ReadingRead]
+    total: int
+    page: int
+    per_page: int
+
+
+class FollowupPolicy(SQLModel, table=True):
+    """A clinic's follow-up promises (clinical-rules.md §3 [DESIGN]): when each tier of callback is due, how
+    soon an unanswered call is retried, how many tries before it escalates, the service hours, who is on call
+    out of hours and who supervises. A clinic without a row works to the defaults below."""
+
+    __tablename__ = "followup_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", unique=True)
+    due_emergency_minutes: int = 15
+    due_urgent_minutes: int = 60
+    due_follow_up_days: int = 14
+    due_routine_days: int = 90
+    backoff_emergency_minutes: int = 5
+    backoff_urgent_minutes: int = 15
+    backoff_same_day_minutes: int = 60
+    backoff_follow_up_hours: int = 24
+    backoff_routine_hours: int = 72
+    max_attempts: int = 3
+    service_day_start: time = Field(default=time(8, 0))
+    service_day_end: time = Field(default=time(17, 30))
+    service_weekdays: str = Field(default="1234567", max_length=7)  # ISO weekdays, Monday = 1
+    on_call_staff_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    supervisor_staff_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    clinic_phone: str = Field(default="", max_length=20)  # the number an escalation SMS asks patients to call
+    escalation_sms: bool = True
+    updated_at: datetime | None = utc_field(nullable=True)
+    updated_by: int | None = Field(default=None, foreign_key="staff_user.id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from clinic.models import Clinic
@@ -24,9 +25,15 @@ def ensure_default_rules(*, session: Session, clinic: Clinic) -> None:
     """The first time a clinic's rules are needed, store its profile's defaults as version 1."""
     if session.scalar(select(ClinicRule.id).where(ClinicRule.clinic_id == clinic.id).limit(1)) is not None:
         return
-    for rule in default_rules(str(clinic.profile)):  # type: ignore[arg-type]
-        session.add(ClinicRule(clinic_id=clinic.id, code=rule.code, version=1, definition=rule.to_dict()))
-    session.flush()
+    try:
+        # A clinic's first readings can arrive together; the unique (clinic, code, version) key lets one
+        # transaction seed the rules and the others carry on with what it stored.
+        with session.begin_nested():
+            for rule in default_rules(str(clinic.profile)):  # type: ignore[arg-type]
+                session.add(ClinicRule(clinic_id=clinic.id, code=rule.code, version=1, definition=rule.to_dict()))
+            session.flush()
+    except IntegrityError:
+        pass
 
 
 def active_rules(*, session: Session, clinic: Clinic) -> list[ActiveRule]:

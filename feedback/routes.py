@@ -1,3 +1,0 @@
-"""HTTP routes of the feedback domain (being built)."""
-
-HANDLERS: list[object] = []

@@ -1,0 +1,266 @@
+"""Reading an import file into numbered rows: CSV (UTF-8, with or without BOM) and FHIR R4 JSON (a Bundle, a
+lone Observation, or NDJSON as FHIR bulk export writes it). Parsing only: nothing here touches the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from core.errors import FieldError, FieldErrors, ValidationFailed
+from core.i18n import N_
+from followup import fhir
+from followup.enums import GlucoseContext, MeterFlag, ReadingKind
+from followup.submission import EXAMPLE_TIME, Submission, fit_external_id
+
+CSV_COLUMNS = ("patient_id", "phone", "kind", "value", "systolic", "diastolic", "pulse", "unit", "context",
+               "taken_at", "external_id")
+KIND_ALIASES = {"bp": ReadingKind.blood_pressure, "blood pressure": ReadingKind.blood_pressure,
+                "hr": ReadingKind.heart_rate, "heart rate": ReadingKind.heart_rate, "pulse": ReadingKind.heart_rate}
+# Spreadsheets in China write 2026/11/20 7:30; ISO 8601 is tried first.
+LOCAL_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+class ImportFileInvalid(ValidationFailed):
+    """The file as a whole cannot be read (not UTF-8, not JSON, missing columns): no row is imported."""
+
+
+@dataclass(frozen=True)
+class PatientKey:
+    """Whose reading a row is: our patient id, a phone number, or (FHIR) the Observation's subject."""
+
+    patient_id: int | None = None
+    phone: str | None = None
+    reference: str | None = None
+
+
+@dataclass
+class SourceRow:
+    number: int  # CSV: the spreadsheet row (the header is row 1); FHIR: the position in Bundle.entry, from 1
+    label: str  # "row" or "entry"
+    patient: PatientKey
+    submission: Submission | None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+@dataclass
+class Source:
+    format: str  # "csv" or "fhir"
+    rows: list[SourceRow]
+    ignored_columns: list[str] = field(default_factory=list)
+    skipped_resources: int = 0  # Patient, Provenance… resources beside the Observations
+
+    @property
+    def subjects(self) -> set[str]:
+        return {r.patient.reference for r in self.rows if r.patient.reference}
+
+
+def detect_format(name: str, data: bytes) -> str:
+    lowered = name.lower()
+    if lowered.endswith((".json", ".ndjson")):
+        return "fhir"
+    if lowered.endswith((".csv", ".txt")):
+        return "csv"
+    return "fhir" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" else "csv"
+
+
+def read_source(data: bytes, *, fmt: str = "auto", name: str = "") -> Source:
+    """Every row of the file, each with its submission or its field errors; ImportFileInvalid otherwise."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileInvalid(N_('The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.')) from exc
+    chosen = detect_format(name, data) if fmt == "auto" else fmt
+    return _read_fhir(text) if chosen == "fhir" else _read_csv(text)
+
+
+# --- CSV ----------------------------------------------------------------------------------------------------
+
+
+def _read_csv(text: str) -> Source:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ImportFileInvalid(N_("The file is empty."))
+    columns = [_clean(h).lower().replace(" ", "_") for h in header]
+    missing = [c for c in ("kind", "taken_at") if c not in columns]
+    if "patient_id" not in columns and "phone" not in columns:
+        missing.append("patient_id or phone")
+    if missing:
+        raise ImportFileInvalid(N_("Missing columns: %(columns)s. The first row must name the columns: %(expected)s."),
+                                columns=", ".join(missing), expected=", ".join(CSV_COLUMNS))
+    rows = []
+    for index, cells in enumerate(reader, start=2):
+        record = {c: _clean(v) for c, v in zip(columns, cells, strict=False) if c in CSV_COLUMNS}
+        if not any(record.values()):
+            continue  # blank lines at the end of a spreadsheet are not rows
+        rows.append(_csv_row(index, record))
+    return Source("csv", rows, ignored_columns=[c for c in columns if c and c not in CSV_COLUMNS])
+
+
+def _clean(cell: str) -> str:
+    # Full-width digits and letters (１１．２) from Chinese input methods read as ASCII.
+    return unicodedata.normalize("NFKC", cell or "").strip()
+
+
+def _csv_row(number: int, cells: dict[str, str]) -> SourceRow:
+    errors = FieldErrors()
+    patient_id = _whole(cells.get("patient_id"), "patient_id", errors)
+    phone = cells.get("phone") or None
+    if patient_id is None and not phone and not any(e.field == "patient_id" for e in errors.errors):
+        errors.add("patient_id", "Give patient_id or phone.")
+    kind = _kind(cells.get("kind", ""), errors)
+    value_text = cells.get("value", "")
+    systolic_text, diastolic_text = cells.get("systolic", ""), cells.get("diastolic", "")
+    if kind == ReadingKind.blood_pressure and "/" in value_text and not (systolic_text or diastolic_text):
+        systolic_text, _, diastolic_text = value_text.partition("/")  # "150/95" in one cell
+        value_text = ""
+    flag = None
+    if kind == ReadingKind.glucose and value_text.upper() in ("HI", "LO"):
+        flag, value_text = MeterFlag(value_text.lower()), ""
+    value = _number(value_text, "value", errors)
+    systolic = _whole(systolic_text, "systolic", errors)
+    diastolic = _whole(diastolic_text, "diastolic", errors)
+    pulse = _whole(cells.get("pulse"), "pulse", errors)
+    context = _context(cells.get("context", ""), errors)
+    taken_at = _taken_at(cells.get("taken_at", ""), errors)
+    external_id = fit_external_id(cells["external_id"]) if cells.get("external_id") else None
+    key = PatientKey(patient_id=patient_id, phone=phone)
+    if errors.errors or kind is None or taken_at is None:
+        return SourceRow(number, "row", key, None, errors.errors)
+    submission = Submission(kind=kind, taken_at=taken_at, value=value, systolic=systolic, diastolic=diastolic,
+                            pulse=pulse, unit=cells.get("unit") or None,
+                            context=context if kind == ReadingKind.glucose else None, meter_flag=flag,
+                            external_id=external_id)
+    return SourceRow(number, "row", key, submission)
+
+
+def _kind(raw: str, errors: FieldErrors) -> ReadingKind | None:
+    text = raw.strip().lower().replace("-", "_")
+    if not text:
+        errors.add("kind", "This field is required.")
+        return None
+    try:
+        return ReadingKind(text)
+    except ValueError:
+        if text.replace("_", " ") in KIND_ALIASES:
+            return KIND_ALIASES[text.replace("_", " ")]
+    errors.add("kind", "Choose one of: %(choices)s.", choices=", ".join(k.value for k in ReadingKind))
+    return None
+
+
+def _context(raw: str, errors: FieldErrors) -> GlucoseContext | None:
+    text = raw.strip().lower().replace("-", "_").replace(" ", "_")
+    if not text:
+        return None
+    try:
+        return GlucoseContext(text)
+    except ValueError:
+        errors.add("context", "Choose one of: %(choices)s.", choices=", ".join(c.value for c in GlucoseContext))
+        return None
+
+
+def _number(raw: str | None, name: str, errors: FieldErrors) -> Decimal | None:
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        errors.add(name, "Enter a number.")
+        return None
+    return value
+
+
+def _whole(raw: str | None, name: str, errors: FieldErrors) -> int | None:
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value != value.to_integral_value():
+        errors.add(name, "Enter a whole number.")
+        return None
+    return int(value)
+
+
+def _taken_at(raw: str, errors: FieldErrors) -> datetime | None:
+    """ISO 8601 with an offset, or a local time (naive here; the importer places it in the patient's zone)."""
+    text = raw.strip()
+    if not text:
+        errors.add("taken_at", "This field is required.")
+        return None
+    parsed: datetime | None = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}.*", text):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+    for pattern in LOCAL_FORMATS:
+        if parsed is not None:
+            break
+        try:
+            parsed = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    if parsed is None:
+        errors.add("taken_at", "Give the date and time, e.g. %(example)s, or a local time such as "
+                               "2026-11-20 07:30.", example=EXAMPLE_TIME)
+    return parsed
+
+
+# --- FHIR ---------------------------------------------------------------------------------------------------
+
+
+def _read_fhir(text: str) -> Source:
+    stripped = text.strip()
+    if not stripped:
+        raise ImportFileInvalid(N_("The file is empty."))
+    try:
+        documents: list[Any] = [json.loads(stripped, parse_float=Decimal)]
+    except json.JSONDecodeError as exc:
+        documents = _ndjson(stripped, exc)
+    resources: list[dict[str, Any]] = []
+    phones: dict[str, str] = {}
+    for document in documents:
+        try:
+            resources.extend(fhir.resources_in(document))
+        except ValueError as exc:
+            raise ImportFileInvalid(N_("The file is not a FHIR Bundle or Observation.")) from exc
+        phones.update(fhir.patient_phones(document))
+    source = Source("fhir", [])
+    for number, resource in enumerate(resources, start=1):
+        if resource.get("resourceType") != "Observation":
+            source.skipped_resources += 1
+            continue
+        reference = fhir.subject_reference(resource)
+        key = PatientKey(phone=phones.get(reference or ""), reference=reference)
+        try:
+            source.rows.append(SourceRow(number, "entry", key, fhir.submission(resource)))
+        except ValidationFailed as exc:
+            source.rows.append(SourceRow(number, "entry", key, None, exc.field_errors))
+    return source
+
+
+def _ndjson(text: str, error: json.JSONDecodeError) -> list[Any]:
+    """One resource per line, as FHIR bulk data export writes; otherwise the first JSON error is the answer."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or not all(line.lstrip().startswith("{") for line in lines):
+        raise ImportFileInvalid(N_("The file is not valid JSON (line %(line)s: %(error)s)."), line=error.lineno,
+                                error=error.msg) from error
+    documents = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            documents.append(json.loads(line, parse_float=Decimal))
+        except json.JSONDecodeError as exc:
+            raise ImportFileInvalid(N_("The file is not valid JSON (line %(line)s: %(error)s)."), line=number,
+                                    error=exc.msg) from exc
+    return documents

@@ -1,0 +1,192 @@
+"""What the callback pages show: one card per callback (reason, readings, chart, calls, phone) and the
+confirmation line after an action, in the reader's language and the clinic's time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from clinic.models import Patient
+from core.db import utcnow
+from core.i18n import N_
+from core.security import Principal, mask_phone
+from followup.callbacks import events_for, reason_in, recent_readings, staff_names, tripped_readings
+from followup.callbacks.outcomes import LABELS
+from followup.charts import TimeWindow
+from followup.enums import ReadingKind
+from followup.models import Callback, CallbackEvent, CallbackStatus, Reading
+from followup.routes.readings.views import CONTEXT_LABELS, Words, chart
+
+CHART_DAYS = 14
+
+
+@dataclass
+class ReadingLine:
+    reading: Reading
+    value: str
+    when: str
+    context: str
+
+
+@dataclass
+class HistoryLine:
+    event: CallbackEvent
+    actor: str
+    summary: str
+
+
+@dataclass
+class CallbackCard:
+    callback: Callback
+    patient: Patient
+    reason: str
+    tripped: list[ReadingLine]
+    recent: list[ReadingLine]
+    chart_svg: str
+    attempts: list[HistoryLine]
+    assignee: str
+    phone: str  # full for the owner, masked for everyone else
+    can_dial: bool
+    overdue: bool
+    waiting_until: datetime | None
+    history: list[HistoryLine] = field(default_factory=list)
+
+
+def build_cards(*, session: Session, rows: Sequence[tuple[Callback, Patient]], viewer: Principal, language: str,
+                tz: ZoneInfo, with_history: bool = False, now: datetime | None = None) -> list[CallbackCard]:
+    """Cards for a page of callbacks with a fixed number of queries, whatever the page size."""
+    now = now or utcnow()
+    words = Words(language, tz)
+    callbacks = [c for c, _ in rows]
+    tripped = tripped_readings(session=session, callbacks=callbacks)
+    since = now - timedelta(days=CHART_DAYS)
+    recent = recent_readings(session=session, patient_ids={p.id for _, p in rows}, since=since)
+    events = events_for(session=session, callback_ids=[c.id for c in callbacks],
+                        kinds=None if with_history else ["attempt"])
+    names = staff_names(session=session, ids=[c.assigned_to for c in callbacks]
+                        + [e.actor_id for evs in events.values() for e in evs]
+                        + [e.detail.get("to") for evs in events.values() for e in evs if e.kind == "assigned"])
+    window = TimeWindow(since, now, tz, words.day)
+    cards = []
+    for callback, patient in rows:
+        lines = [_line(tripped[i], words) for i in callback.reading_ids if i in tripped]
+        kinds = [ln.reading.kind for ln in lines] or [r.kind for r in recent.get(patient.id, [])[:1]]
+        kind = kinds[0] if kinds else None
+        shown = [r for r in recent.get(patient.id, []) if r.kind == kind]
+        history = [HistoryLine(e, names.get(e.actor_id or 0, ""), summarise(e, words, names))
+                   for e in events.get(callback.id, [])]
+        owner = callback.assigned_to == viewer.user_id and callback.status == CallbackStatus.open
+        cards.append(CallbackCard(
+            callback=callback, patient=patient, reason=reason_in(callback, language), tripped=lines[-10:],
+            recent=[_line(r, words) for r in shown[:8]],
+            chart_svg=_chart(kind, shown, words, window, str(patient.glucose_unit), callback.id),
+            attempts=[h for h in history if h.event.kind == "attempt"],
+            assignee=names.get(callback.assigned_to or 0, ""),
+            phone=(patient.phone or "") if owner else mask_phone(patient.phone),
+            can_dial=owner and bool(patient.phone),
+            overdue=callback.status == CallbackStatus.open and callback.due_at < now,
+            waiting_until=callback.next_attempt_at if callback.next_attempt_at and callback.next_attempt_at > now
+            else None,
+            history=history if with_history else [],
+        ))
+    return cards
+
+
+def summarise(event: CallbackEvent, words: Words, names: dict[int, str]) -> str:
+    """One line of history in words: what happened, with the detail that matters for the next caller."""
+    d: dict[str, Any] = event.detail or {}
+
+    def label(key: Any) -> str:
+        return _label(words, key)
+
+    match event.kind:
+        case "attempt":
+            parts = [label(d.get("outcome"))]
+            if d.get("result"):
+                parts.append(label(d["result"]))
+            if d.get("remind_at"):
+                when = words.when(datetime.fromisoformat(d["remind_at"]))
+                parts.append(words(N_("call again on %(time)s"), time=when))
+            text = " · ".join(parts)
+        case "closed":
+            text = f"{label(d.get('outcome'))} · {label(d.get('reason'))}"
+        case "assigned":
+            to = d.get("to")
+            text = words(N_("to %(name)s"), name=names.get(to, "")) if to else words(N_("unassigned"))
+            if d.get("reason"):
+                text += f" ({label(d['reason'])})"
+        case "escalated":
+            text = label(d.get("reason"))
+            if d.get("sms_message_id"):
+                text += " · " + words(N_("SMS sent asking the patient to call"))
+            elif d.get("sms_after"):
+                text += " · " + words(N_("SMS asking the patient to call goes out at %(time)s"),
+                                      time=words.when(datetime.fromisoformat(d["sms_after"])))
+        case "hit_added" | "opened":
+            text = str(d.get("reason", ""))
+            if d.get("severity_raised_from"):
+                text += " · " + words(N_("severity raised from %(tier)s"), tier=label(d["severity_raised_from"]))
+        case "claimed":
+            text = words(N_("took over from %(name)s"), name=names.get(d["previous"], "")) if d.get("previous") else ""
+        case _:
+            text = ""
+    note = d.get("note")
+    return f"{text} — {note}" if note and event.kind in ("attempt", "closed", "reopened") else text
+
+
+def notice(*, done: str, callback: Callback, patient: Patient, words: Words, names: dict[int, str],
+           last_attempt: CallbackEvent | None) -> str:
+    """The confirmation shown after an action, from what the callback is now."""
+    name = patient.name
+    if done == "claimed":
+        return words(N_("You own the callback for %(name)s now; the phone number is shown in full."), name=name)
+    if done == "assigned":
+        if callback.assigned_to:
+            return words(N_("The callback for %(name)s is assigned to %(staff)s."), name=name,
+                         staff=names.get(callback.assigned_to, ""))
+        return words(N_("The callback for %(name)s is unassigned."), name=name)
+    if done == "reopened":
+        return words(N_("The callback for %(name)s is open again, due %(time)s."), name=name,
+                     time=words.when(callback.due_at))
+    if callback.status == CallbackStatus.closed:
+        return words(N_("Saved. The callback for %(name)s is closed: %(reason)s."), name=name,
+                     reason=_label(words, callback.close_reason))
+    if done == "attempt" and last_attempt is not None:
+        outcome = _label(words, last_attempt.detail.get("outcome"))
+        if last_attempt.detail.get("result") == "remind_later" and callback.next_attempt_at:
+            return words(N_("Saved. Call %(name)s again on %(time)s."), name=name,
+                         time=words.when(callback.next_attempt_at))
+        if callback.escalated_at is not None and callback.escalated_at >= last_attempt.at - timedelta(seconds=5):
+            return words(N_("Saved: %(outcome)s. The callback for %(name)s is escalated to the supervisor and the "
+                         "on-call doctor."), outcome=outcome, name=name)
+        if callback.next_attempt_at:
+            return words(N_("Saved: %(outcome)s. Try %(name)s again after %(time)s."), outcome=outcome, name=name,
+                         time=words.when(callback.next_attempt_at))
+    return words(N_("Saved."))
+
+
+def _label(words: Words, key: Any) -> str:
+    """A stored code (outcome, result, reason, tier) in words; an unknown code is shown as it is."""
+    return words(LABELS[key]) if key in LABELS else str(key or "")
+
+
+def _line(reading: Reading, words: Words) -> ReadingLine:
+    return ReadingLine(reading=reading, value=words.value(reading), when=words.when(reading.taken_at),
+                       context=words(CONTEXT_LABELS[reading.context]) if reading.context else "")
+
+
+def _chart(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, window: TimeWindow,
+           glucose_unit: str, callback_id: int) -> str:
+    if kind is None or not readings:
+        return ""
+    svg = chart(kind, readings, words=words, window=window, glucose_unit=glucose_unit, compact=True)
+    # Several cards share a page: the ids inside each SVG (its title and description) must stay unique.
+    prefix = f"{kind.value}-small"
+    for suffix in ("-title", "-desc"):
+        svg = svg.replace(prefix + suffix, f"cb{callback_id}-{prefix}{suffix}")
+    return svg

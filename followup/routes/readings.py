@@ -1,3 +1,0 @@
-"""Follow-up routes: readings (being built)."""
-
-HANDLERS: list[object] = []

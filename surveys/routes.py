@@ -1,3 +1,0 @@
-"""HTTP routes of the surveys domain (being built)."""
-
-HANDLERS: list[object] = []
