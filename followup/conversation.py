@@ -133,7 +133,8 @@ def _converse(session: Session, patient: Patient, clinic: Clinic, message: SmsMe
         for question in interpretation.questions[:1]:
             session.add(PendingConfirmation(
                 patient_id=patient.id, sms_message_id=message.id, question_kind=str(question.kind),
-                proposal=serialise(question.proposed) if question.proposed else None, expires_at=now + QUESTION_LIFETIME))
+                proposal=serialise(question.proposed) if question.proposed else None,
+                expires_at=now + QUESTION_LIFETIME))
             if question.kind in (QuestionKind.glucose_unit, QuestionKind.bare_ambiguous):
                 candidates.extend(question.candidates)
         outcome.evaluation = evaluate_readings(session=session, patient=patient, clinic=clinic,

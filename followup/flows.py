@@ -20,8 +20,15 @@ from clinic.service import patient_timezone
 from core.db import utcnow
 from followup.callbacks import open_callback
 from followup.enums import (
-    GlucoseContext, GlucoseQualifier, MeterFlag, ReadingKind, ReplyTier, RuleOutcome, RuleType, Severity,
     SEVERITY_ORDER,
+    GlucoseContext,
+    GlucoseQualifier,
+    MeterFlag,
+    ReadingKind,
+    ReplyTier,
+    RuleOutcome,
+    RuleType,
+    Severity,
 )
 from followup.models import Callback, Reading
 from followup.rulebook import ActiveRule, active_rules

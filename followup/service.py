@@ -18,8 +18,16 @@ from followup.enums import GlucoseContext, MeterFlag, ReadingKind, ReadingSource
 from followup.models import Reading
 from followup.rules import ReadingFact, WindowSpec
 from followup.units import (
-    CANONICAL_UNIT, DEFAULT_BOUNDS, GLUCOSE_UNITS, WEIGHT_UNITS, Plausibility, Unit, canonical_value,
-    check_plausibility, normalise_unit, round_glucose,
+    CANONICAL_UNIT,
+    DEFAULT_BOUNDS,
+    GLUCOSE_UNITS,
+    WEIGHT_UNITS,
+    Plausibility,
+    Unit,
+    canonical_value,
+    check_plausibility,
+    normalise_unit,
+    round_glucose,
 )
 from followup.validation import ResolvedReading
 

@@ -157,7 +157,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     counts: dict[str, dict[str, int]] = {"PostgreSQL": {}, "Redis": {}}
     for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):
-            if getattr(report, "when", "call") not in ("call", "setup") or (outcome == "passed" and report.when != "call"):
+            when = getattr(report, "when", "call")
+            if when not in ("call", "setup") or (outcome == "passed" and when != "call"):
                 continue
             nodeid = getattr(report, "nodeid", "")
             keywords = getattr(report, "keywords", {}) or {}
