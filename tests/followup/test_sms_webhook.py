@@ -167,3 +167,56 @@ def test_a_complaint_by_sms_becomes_an_event_for_the_quality_team(client, sessio
     event = session.scalars(select(EventRecord).where(EventRecord.name == "sms.complaint_received")).one()
     assert event.payload["patient_id"] == patient.id and "两个小时" in event.payload["body"]
     assert session.scalars(select(Reading)).all() == []
+
+
+def test_concurrent_redeliveries_of_one_message_store_one_reading(engine, session, database_url):
+    import threading
+
+    from core.db import unit_of_work, utcnow
+    from core.sms import InboundSms
+    from followup.conversation import handle_inbound_sms
+
+    if not database_url.startswith("postgresql"):
+        return  # SQLite serialises writers; the race this guards against needs PostgreSQL
+    clinic = make_clinic(session)
+    patient = make_patient(session, clinic, phone="+8613712340012")
+    session.commit()
+    inbound = InboundSms(provider="twilio", provider_message_id="SM" + "c" * 32, from_e164=patient.phone,
+                         to="+15005550006", body="血糖16.9", received_at=utcnow())
+    replies: list[str | None] = []
+    start = threading.Barrier(6)
+
+    def deliver() -> None:
+        start.wait()
+        with unit_of_work(engine) as own_session:
+            replies.append(handle_inbound_sms(session=own_session, inbound=inbound).reply)
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(session.scalars(select(Reading)).all()) == 1
+    assert len(session.scalars(select(Callback)).all()) == 1
+    assert len(replies) == 6 and len(set(replies)) == 1 and replies[0].startswith("已收到：血糖16.9")
+
+
+def test_delivery_status_callback_updates_the_outbound_message(client, session, settings, run_jobs):
+    from core.messaging import queue_sms
+    from tests.factories import sign_twilio
+
+    clinic = make_clinic(session)
+    patient = make_patient(session, clinic, phone="+8613712340013")
+    message = queue_sms(session=session, phone=patient.phone, body="hello", purpose="test", clinic_id=clinic.id)
+    session.commit()
+    run_jobs()
+    session.refresh(message)
+    params = {"MessageSid": message.provider_message_id, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32,
+              "To": patient.phone}
+    response = client.post("/sms/twilio/status", data=params,
+                           headers={"X-Twilio-Signature": sign_twilio(settings, "/sms/twilio/status", params)})
+    assert response.status_code == 200
+    session.refresh(message)
+    assert message.status == "delivered"
+    forged = client.post("/sms/twilio/status", data=params, headers={"X-Twilio-Signature": "nope"})
+    assert forged.status_code == 403
