@@ -156,9 +156,18 @@ def _row(patient: Patient, resolved: ResolvedReading, taken_at: datetime, entry:
     )
 
 
+def _as_sent(value: Decimal | None, unit: str) -> Decimal | None:
+    """The value as the patient wrote it: the database keeps two decimals (11.00), texts quote 11.0."""
+    if value is None:
+        return None
+    step = Decimal("1") if unit in ("mg/dL", "/min", "mmHg") else Decimal("0.1")
+    return value.quantize(step)
+
+
 def as_fact(reading: Reading) -> ReadingFact:
     return ReadingFact(
-        id=reading.id, kind=reading.kind, taken_at=reading.taken_at, value=reading.value_original,
+        id=reading.id, kind=reading.kind, taken_at=reading.taken_at,
+        value=_as_sent(reading.value_original, reading.unit_original),
         unit=reading.unit_original, systolic=reading.systolic, diastolic=reading.diastolic, context=reading.context,
         meter_flag=reading.meter_flag,
     )

@@ -137,8 +137,8 @@ class RuleAdminController(Controller):
 
     @post("/{code:str}/preview", name="followup:rule-preview", sync_to_thread=True)
     def preview(self, request: Request[Any, Any, Any], db: Session, code: str, data: Form) -> Template:
-        current_version(session=db, clinic=_clinic(db, principal_of(request)), code=code)  # 404 for unknown codes
-        return self._preview(request, db, data, code=code)
+        current = current_version(session=db, clinic=_clinic(db, principal_of(request)), code=code)  # else 404
+        return self._preview(request, db, data, code=code, current=current)
 
     @post("/{code:str}/edit", name="followup:rule-edit-again", sync_to_thread=True)
     def edit_again(self, request: Request[Any, Any, Any], db: Session, code: str, data: Form) -> Template:
@@ -204,7 +204,7 @@ class RuleAdminController(Controller):
         hidden = _one(data, "definition")
         if hidden or data.get("use_advanced"):
             raw = hidden or _one(data, "advanced_json")
-            values = _values_from_json(raw) if hidden else _echo(data)
+            values = {**_values_from_json(raw), "base_version": _one(data, "base_version")} if hidden else _echo(data)
             json_mode = not hidden
             try:
                 definition = json.loads(raw)
@@ -236,19 +236,19 @@ class RuleAdminController(Controller):
             raise _Invalid(values, found.errors)
         return rule
 
-    def _preview(self, request: Request[Any, Any, Any], db: Session, data: dict[str, Any],
-                 code: str | None) -> Template:
+    def _preview(self, request: Request[Any, Any, Any], db: Session, data: dict[str, Any], code: str | None,
+                 current: Any = None) -> Template:
         principal = principal_of(request)
         clinic = _clinic(db, principal)
         try:
             rule = self._submitted(data, code)
             if code is None and code_taken(session=db, clinic=clinic, code=rule.code):
                 hidden = _one(data, "definition")
-                raise _Invalid(_values_from_json(hidden) if hidden else _echo(data),
+                raise _Invalid(_values_from_json(hidden) if hidden else _echo(data),  # a new rule: no base version
                                [FieldError("code", "A rule with this code already exists; choose another code.")])
         except _Invalid as exc:
-            return self._form(request, values=exc.values, errors=exc.errors, code=code, status_code=exc.status,
-                              json_mode=exc.json_mode)
+            return self._form(request, values=exc.values, errors=exc.errors, code=code, current=current,
+                              status_code=exc.status, json_mode=exc.json_mode)
         number = int(_one(data, "page")) if _one(data, "page").isdigit() else 1
         result = preview_rule(session=db, clinic=clinic, rule=rule, now=utcnow(), page=number)
         record_audit(session=db, action=AuditAction.view, object_type="rule_preview", object_id=rule.code,

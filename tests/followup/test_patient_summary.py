@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from core import i18n
 from core.cli import main
 from core.db import utcnow
 from core.errors import ValidationFailed
@@ -91,8 +90,8 @@ def test_the_summary_in_chinese_embeds_a_cjk_font_and_converts_to_an_image(clien
     response = client.get(f"/patients/{patient.id}/summary.pdf?lang=zh-CN")
     assert response.status_code == 200
     text = _words(pdf_text(response.content))
-    for expected in ("张秀英", "家庭医生", "高血压", "糖尿病", i18n.gettext("zh-CN", "Follow-up summary"),
-                     i18n.gettext("zh-CN", "Alerts and callbacks")):
+    for expected in ("张秀英", "随访摘要", "家庭医生", "高血压", "糖尿病", "血压", "预警与回访", "每日读数",
+                     "第 1 页，共"):
         assert expected in text, expected
     fonts = [line for line in pdf_info(response.content).splitlines() if "Noto-Sans-CJK-SC" in line]
     assert fonts and all(" yes " in line for line in fonts)
