@@ -7,8 +7,6 @@ change here. A kind nobody has registered yet says so and exits non-zero.
 
 from __future__ import annotations
 
-import getpass
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,8 @@ def report() -> None:
 @_common
 def report_patient(patient_id: int, days: int, lang: str | None, output: Path) -> None:
     """A patient's follow-up summary: readings, charts, alerts and callbacks over a period."""
+    from core.cli import write_report
+
     write_report(PATIENT_SUMMARY, {"patient_id": patient_id, "days": days}, lang=lang, output=output)
 
 
@@ -48,6 +48,8 @@ def report_patient(patient_id: int, days: int, lang: str | None, output: Path) -
 @_common
 def report_monthly(clinic_code: str, month: str, lang: str | None, output: Path) -> None:
     """A clinic's monthly quality review."""
+    from core.cli import write_report
+
     write_report(MONTHLY_REVIEW, {"month": month}, clinic_code=clinic_code, lang=lang, output=output)
 
 
@@ -56,6 +58,8 @@ def report_monthly(clinic_code: str, month: str, lang: str | None, output: Path)
 @_common
 def report_cycle(cycle_id: int, lang: str | None, output: Path) -> None:
     """One PDCA cycle: aim, plan, prediction, what was done, the measure's chart, the decision."""
+    from core.cli import write_report
+
     write_report(CYCLE_REPORT, {"cycle_id": cycle_id}, lang=lang, output=output)
 
 
@@ -66,54 +70,3 @@ def report_kinds_command() -> None:
 
     for spec in report_kinds():
         click.echo(f"{spec.kind:20} {spec.label}")
-
-
-def write_report(kind: str, params: dict[str, Any], *, output: Path, lang: str | None = None,
-                 clinic_code: str | None = None) -> None:
-    """Render `kind` for the clinic named by `clinic_code` (or the one the params belong to) and write it."""
-    from clinic.models import Clinic
-    from clinic.service import get_clinic_by_code
-    from core import i18n
-    from core.audit import record_audit
-    from core.db import get_engine, unit_of_work
-    from core.errors import DomainError
-    from core.models import AuditAction
-    from core.reports import load_report_kinds, render_report, report_kinds
-    from core.settings import get_settings
-
-    load_report_kinds()
-    registered = {spec.kind: spec for spec in report_kinds()}
-    spec = registered.get(kind)
-    if spec is None:
-        known = ", ".join(sorted(registered)) or "none"
-        raise click.ClickException(f"no report builder is registered for {kind!r} yet (registered: {known}); "
-                                   f"a domain adds it with core.reports.register_report({kind!r}, builder)")
-    settings = get_settings()
-    try:
-        with unit_of_work(get_engine(settings)) as session:
-            if clinic_code:
-                clinic = get_clinic_by_code(session=session, code=clinic_code)
-            else:
-                clinic_id = spec.clinic_of(session, params) if spec.clinic_of else None
-                clinic = session.get(Clinic, clinic_id) if clinic_id is not None else None
-                if clinic is None:
-                    raise click.ClickException(f"nothing found for {kind} with {params}")
-            language = lang or clinic.language
-            rendered = render_report(session=session, kind=kind, clinic_id=clinic.id, params=params,
-                                     language=language, generated_by=i18n.gettext(language, GENERATED_BY_CLI),
-                                     default_tz=settings.timezone)
-            record_audit(session=session, action=AuditAction.export, object_type=kind,
-                         object_id=params.get("patient_id") or params.get("cycle_id") or rendered.period,
-                         clinic_id=clinic.id, patient_id=rendered.patient_id, actor_kind="cli",
-                         actor_name=getpass.getuser(), detail=f"{rendered.period} {language} "
-                                                              f"sha256={rendered.pdf.sha256}")
-    except DomainError as exc:
-        details = "; ".join(f"{e.field}: {e.message % e.params if e.params else e.message}"
-                            for e in exc.field_errors)
-        raise click.ClickException(f"{exc}{' — ' + details if details else ''}") from exc
-    if str(output) == "-":
-        sys.stdout.buffer.write(rendered.pdf.content)
-    else:
-        output.write_bytes(rendered.pdf.content)
-    click.echo(f"{output}: {rendered.title}, {rendered.pdf.pages} page(s), {rendered.pdf.size // 1024} KB, "
-               f"sha256 {rendered.pdf.sha256}", err=True)

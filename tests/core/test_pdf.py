@@ -12,10 +12,10 @@ import click
 import pytest
 from sqlalchemy import select
 
+from core.cli import write_report
 from core.errors import ValidationFailed
 from core.models import AuditAction, AuditEntry, OutboxJob
 from core.pdf import ReportFrame, content_hash, css_string, page_counter_css, pdf_environment, render_pdf
-from core.report_cli import write_report
 from core.reports import (
     RENDER_ACTOR,
     ReportFile,
