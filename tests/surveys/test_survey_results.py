@@ -157,7 +157,7 @@ def test_the_results_api_reports_scores_and_refuses_bad_dates(client, session, c
 def test_editing_a_template_makes_a_new_version_and_old_answers_keep_theirs(client, session):
     clinic = make_clinic(session)
     make_staff(session, clinic, role="committee", username="qc-gao")
-    person = make_patient(session, clinic)
+    person = make_patient(session, clinic, language="en")  # the assertions read the English texts
     old_invitation, token = sent_invitation(session, clinic, person)
     session.commit()
     login_staff(client, "qc-gao")
