@@ -77,6 +77,13 @@ def _load_with_session(app_state: Any, loader: Callable[..., Principal | None], 
         return loader(session=session, **kwargs)
 
 
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths, so a `next` parameter cannot be used as an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
 def remember_principal(request: Request[Any, Any, Any], principal: Principal) -> None:
     request.clear_session()
     request.set_session({SESSION_KEY: {"kind": principal.kind, "id": principal.user_id}})

@@ -18,17 +18,12 @@ from core.i18n import gettext
 from core.messaging import queue_sms
 from core.models import AuditAction
 from core.settings import Settings
-from core.web import client_address, remember_principal, render, tr
+from core.web import client_address, remember_principal, render, safe_next, tr
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # A per-address ceiling on sign-in attempts; per-account lockout is counted in the database.
 login_rate_limit = RateLimitConfig(rate_limit=("minute", 20), store="rate_limit")
 
-
-def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
 
 
 class AuthController(Controller):
@@ -38,7 +33,7 @@ class AuthController(Controller):
 
     @get("/login", name="clinic:login", sync_to_thread=False)
     def login_page(self, next: str | None = None) -> Template:  # noqa: A002
-        return render("clinic/login.html", context={"next": _safe_next(next), "error": "", "username": ""})
+        return render("clinic/login.html", context={"next": safe_next(next), "error": "", "username": ""})
 
     @post("/login", name="clinic:login-submit", sync_to_thread=True, middleware=[login_rate_limit.middleware])
     def login_submit(self, request: Request[Any, Any, Any], db: Session, settings: Settings, data: Form) -> Any:
@@ -54,13 +49,13 @@ class AuthController(Controller):
                          detail=exc.code)
             db.commit()  # the failure count must survive the error response
             return render("clinic/login.html", status_code=exc.status_code, context={
-                "next": _safe_next(data.get("next")), "username": username,
+                "next": safe_next(data.get("next")), "username": username,
                 "error": tr(request, exc.message, **exc.params)})
         principal = staff_principal(user)
         record_audit(session=db, action=AuditAction.login, object_type="staff_user", object_id=user.id,
                      principal=principal, client_address=client_address(request))
         remember_principal(request, principal)
-        return Redirect(_safe_next(data.get("next")))
+        return Redirect(safe_next(data.get("next")))
 
     @post("/logout", name="clinic:logout", sync_to_thread=True)
     def logout(self, request: Request[Any, Any, Any], db: Session) -> Redirect:
