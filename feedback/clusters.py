@@ -16,7 +16,7 @@ from sqlmodel import Session
 from core.db import utcnow
 from core.errors import Conflict, NotFound
 from core.events import record_event
-from feedback.enums import Category, SuggestionStatus
+from feedback.enums import Category, SuggestionStatus, SuggestionTrigger
 from feedback.models import FeedbackItem, FeedbackPolicy, RcaSuggestion
 
 
@@ -59,11 +59,52 @@ def check_cluster(*, session: Session, item: FeedbackItem, policy: FeedbackPolic
         _attach(existing, item)
         session.flush()
         return None
-    record_event(session=session, name="feedback.rca_suggested", clinic_id=item.clinic_id, payload={
-        "suggestion_id": suggestion.id, "clinic_id": item.clinic_id, "category": str(item.category),
-        "item_ids": list(suggestion.item_ids), "count": len(suggestion.item_ids),
-        "window_days": policy.rca_window_days})
+    _announce(session, suggestion)
     return suggestion
+
+
+def offer_rca_for_signal(*, session: Session, clinic_id: int, category: Category, period: str,
+                         since: datetime, until: datetime) -> RcaSuggestion | None:
+    """The category's monthly complaint rate shows a signal for `period` ("2026-11", received in [since, until)):
+    offer the committee an analysis with that month's items attached, once per category and month.
+
+    When a count cluster of the category is already open and live in that month, the committee already has a line
+    for this problem: the month's items join it instead."""
+    items = list(session.scalars(
+        select(FeedbackItem).where(FeedbackItem.clinic_id == clinic_id, FeedbackItem.category == category,
+                                   FeedbackItem.received_at >= since, FeedbackItem.received_at < until)
+        .order_by(FeedbackItem.received_at, FeedbackItem.id)))
+    if not items:
+        return None
+    cluster_key = f"{category}:spc:{period}"
+    if session.scalar(select(RcaSuggestion.id).where(RcaSuggestion.clinic_id == clinic_id,
+                                                     RcaSuggestion.cluster_key == cluster_key)) is not None:
+        return None
+    live = _live_suggestion(session, clinic_id, category, since)
+    if live is not None and live.status == SuggestionStatus.open:
+        for item in items:
+            _attach(live, item)
+        session.flush()
+        return None
+    suggestion = RcaSuggestion(
+        clinic_id=clinic_id, category=category, cluster_key=cluster_key, item_ids=[i.id for i in items],
+        threshold=len(items), window_days=max(1, (until - since).days), trigger=SuggestionTrigger.spc_signal,
+        first_received_at=items[0].received_at, last_received_at=items[-1].received_at)
+    try:
+        with session.begin_nested():
+            session.add(suggestion)
+            session.flush()
+    except IntegrityError:  # another run offered it first
+        return None
+    _announce(session, suggestion)
+    return suggestion
+
+
+def _announce(session: Session, suggestion: RcaSuggestion) -> None:
+    record_event(session=session, name="feedback.rca_suggested", clinic_id=suggestion.clinic_id, payload={
+        "suggestion_id": suggestion.id, "clinic_id": suggestion.clinic_id, "category": str(suggestion.category),
+        "item_ids": list(suggestion.item_ids), "count": len(suggestion.item_ids),
+        "window_days": suggestion.window_days, "trigger": str(suggestion.trigger)})
 
 
 def _live_suggestion(session: Session, clinic_id: int, category: Category, since: datetime) -> RcaSuggestion | None:

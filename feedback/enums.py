@@ -92,6 +92,13 @@ class Timer(StrEnum):
     resolve = "resolve"
 
 
+class SuggestionTrigger(StrEnum):
+    """Why the committee is offered an analysis: a cluster of items, or a signal on the category's monthly rate."""
+
+    count = "count"  # `rca_threshold` items of one category within `rca_window_days`
+    spc_signal = "spc_signal"  # the category's monthly complaint rate rose beyond its control limits or shifted
+
+
 class SuggestionStatus(StrEnum):
     open = "open"
     dismissed = "dismissed"

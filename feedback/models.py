@@ -24,6 +24,7 @@ from feedback.enums import (
     FeedbackStatus,
     Severity,
     SuggestionStatus,
+    SuggestionTrigger,
 )
 
 DESCRIPTION_MAX = 4000
@@ -181,6 +182,7 @@ class RcaSuggestion(SQLModel, table=True):
     first_received_at: datetime = utc_field()
     last_received_at: datetime = utc_field()
     status: SuggestionStatus = enum_field(SuggestionStatus, default=SuggestionStatus.open)
+    trigger: SuggestionTrigger = enum_field(SuggestionTrigger, default=SuggestionTrigger.count)
     created_at: datetime = utc_field(default_now=True)
     decided_at: datetime | None = utc_field(nullable=True)
     decided_by: int | None = Field(default=None, foreign_key="staff_user.id")

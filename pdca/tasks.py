@@ -18,6 +18,7 @@ from core.i18n import format_date
 from core.jobs import periodic_actor, runtime
 from core.messaging import queue_sms
 from core.settings import REPO_ROOT
+from pdca.complaint_watch import watch_clinic
 from pdca.enums import CycleStage
 from pdca.models import Cycle
 
@@ -90,3 +91,19 @@ def _remind(session: Session, cycle_id: int, now: datetime) -> int:
 @periodic_actor("pdca.remind_cycle_owners", "20 * * * *")
 def remind_cycle_owners_hourly() -> None:
     remind_cycle_owners(engine=runtime.engine)
+
+
+@periodic_actor("pdca.watch_complaint_rates", "40 5 * * *")
+def watch_complaint_rates_daily() -> None:
+    """Each clinic's complaint categories on their monthly u charts; one clinic's failure does not stop the rest."""
+    with Session(runtime.engine) as session:
+        clinic_ids = list(session.scalars(select(Clinic.id)))
+    for clinic_id in clinic_ids:
+        try:
+            with unit_of_work(runtime.engine) as session:
+                clinic = session.get(Clinic, clinic_id)
+                if clinic is not None:
+                    watch_clinic(session=session, clinic=clinic)
+        except Exception:
+            log.exception("could not watch the complaint rates of clinic %s", clinic_id)
+

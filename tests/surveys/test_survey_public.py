@@ -53,6 +53,20 @@ def test_the_language_switch_shows_the_survey_in_english(client, session):
     assert "Did the doctor listen carefully to you?" in page.text and "Always" in page.text
 
 
+def test_a_chinese_speaking_patient_reads_every_outcome_page_in_chinese(client, session):
+    clinic, _, person, invitation, token = _setup(session, language="zh-CN")
+    thanks = answer(client, token, GOOD)
+    assert thanks.status_code == 200 and "感谢您的回答！" in thanks.text and "Thank you" not in thanks.text
+    assert "此调查已经填写过了，谢谢您！" in client.get(f"/s/{token}").text
+    # an unknown link has no patient to take the language from: the browser's language decides
+    assert "此调查链接无效。" in client.get("/s/" + "A" * 22, headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+    _, expired = sent_invitation(session, clinic, person, code="service")
+    expire_invitations(session=session, now=utcnow() + timedelta(days=40))
+    session.commit()
+    closed = client.get(f"/s/{expired}")
+    assert closed.status_code == 410 and "此调查已结束。" in closed.text
+
+
 def test_answers_are_stored_once_with_their_scores(client, session, database_url):
     *_, invitation, token = _setup(session)
     response = answer(client, token, {**GOOD, "q_timely": "2", "q_recommend": "8", "q_comment": "谢谢"})
