@@ -249,7 +249,7 @@ def median_minutes_to_first_attempt(*, session: Session, clinic: Clinic, periods
 def _control(scope: _Scope, programme: ColumnElement[bool], kind: ReadingKind,
              controlled: object, contexts: tuple[GlucoseContext, ...] | None = None) -> list[Rate]:
     """One query for every period: patients in the denominator, each joined to their latest reading of
-    `kind` in the period's last 3 months (row_number per period and patient)."""
+    `kind` in the period's last 3 months."""
     rows = []
     for index, period in enumerate(scope.periods):
         win_end = local_midnight(period.end, scope.tz)
@@ -260,17 +260,16 @@ def _control(scope: _Scope, programme: ColumnElement[bool], kind: ReadingKind,
             scope.instant(local_midnight(months_before(period.end, 12), scope.tz)).label("ltfu_start"),
         ))
     periods = (rows[0] if len(rows) == 1 else union_all(*rows)).cte("periods")
-    latest_of_kind = and_(Reading.clinic_id == scope.clinic.id, Reading.kind == kind, Reading.voided_at.is_(None),
-                          Reading.taken_at >= periods.c.win_start, Reading.taken_at < periods.c.win_end)
+    # The latest reading per (period, patient) is one index probe on (patient_id, kind, taken_at) per denominator
+    # row: ranking every reading of the window instead sorted ~700k rows for a year at 5,000 patients.
+    of_kind = and_(Reading.patient_id == Patient.id, Reading.clinic_id == scope.clinic.id, Reading.kind == kind,
+                   Reading.voided_at.is_(None), Reading.taken_at >= periods.c.win_start,
+                   Reading.taken_at < periods.c.win_end)
     if contexts:
-        latest_of_kind = and_(latest_of_kind, Reading.context.in_([str(c) for c in contexts]))
-    ranked = (
-        select(periods.c.idx, Reading.patient_id, Reading.systolic, Reading.diastolic, Reading.value_original,
-               Reading.unit_original, Reading.meter_flag,
-               func.row_number().over(partition_by=(periods.c.idx, Reading.patient_id),
-                                      order_by=(Reading.taken_at.desc(), Reading.id.desc())).label("rn"))
-        .select_from(periods).join(Reading, latest_of_kind).subquery("latest")
-    )
+        of_kind = and_(of_kind, Reading.context.in_([str(c) for c in contexts]))
+    latest_id = (select(Reading.id).where(of_kind).order_by(Reading.taken_at.desc(), Reading.id.desc()).limit(1)
+                 .correlate_except(Reading).scalar_subquery())
+    ranked = Reading.__table__.alias("latest")  # type: ignore[attr-defined]
     visit = aliased(Reading)
     reached = aliased(Callback)
     retained = or_(
@@ -287,7 +286,7 @@ def _control(scope: _Scope, programme: ColumnElement[bool], kind: ReadingKind,
     query = (
         select(periods.c.idx, func.sum(case((controlled(ranked), 1), else_=0)), func.count(Patient.id))  # type: ignore[operator]
         .select_from(periods).join(Patient, denominator)
-        .outerjoin(ranked, and_(ranked.c.idx == periods.c.idx, ranked.c.patient_id == Patient.id, ranked.c.rn == 1))
+        .outerjoin(ranked, ranked.c.id == latest_id)
         .group_by(periods.c.idx)
     )
     found = {int(i): (int(n or 0), int(d or 0)) for i, n, d in scope.session.execute(query).all()}
