@@ -28,7 +28,7 @@ def test_three_waiting_time_complaints_make_one_suggestion_and_one_event(session
     events = _suggested_events(session)
     assert len(events) == 1
     assert events[0].payload == {"suggestion_id": suggestion.id, "clinic_id": clinic.id, "category": "waiting_time",
-                                 "item_ids": [i.id for i in items], "count": 3, "window_days": 30}
+                                 "item_ids": [i.id for i in items], "count": 3, "window_days": 30, "trigger": "count"}
 
 
 def test_a_fourth_item_joins_the_cluster_instead_of_suggesting_again(session):
