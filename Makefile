@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 APT_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 poppler-utils chromium
 
-.PHONY: run test install system-packages lint messages check-messages demo clean
+.PHONY: run test install system-packages lint messages check-messages demo clean soak
 
 run: install
 	$(BIN)/careloop serve --demo
@@ -31,6 +31,11 @@ system-packages:
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "please install:$$missing (Debian packages)"; fi; \
 	fi
+
+# The 10-minute sustained-load test (tests/hardening/test_sustained_load.py) on PostgreSQL and Redis; it is
+# marked slow, so `make test` runs only its 30-second variant. CARELOOP_SOAK_SECONDS changes the length.
+soak: install
+	CARELOOP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -m slow tests/hardening/test_sustained_load.py -v
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """The bare baseline: a Litestar app that stores the same reading row with the same driver and pool
-settings as CareLoop, and nothing else (no auth, validation, rules, audit or outbox)."""
+settings as CareLoop, and nothing else (no auth, validation, rules, audit or outbox); and that answers the
+callback queue with one hand-written indexed query (bench/queue.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import Litestar, MediaType, Response, post
+from litestar import Litestar, MediaType, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from sqlalchemy import text
 
+from bench.queue_sql import QUEUE_COUNT, QUEUE_PAGE
 from core.db import make_engine
 from core.settings import Settings
 
@@ -41,4 +43,14 @@ def bare_sms(data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType
     return Response("<Response><Message>ok</Message></Response>", media_type=MediaType.XML)
 
 
-app = Litestar(route_handlers=[bare_reading, bare_sms])
+@get("/bare/callbacks", sync_to_thread=True)
+def bare_callbacks(clinic_id: int = 1, per_page: int = 50) -> dict[str, Any]:
+    """The open queue, first page, as JSON: the same rows and order as GET /api/v1/callbacks."""
+    with engine.connect() as connection:
+        rows = connection.execute(text(QUEUE_PAGE), {"clinic_id": clinic_id, "limit": per_page}).mappings().all()
+        total = connection.execute(text(QUEUE_COUNT), {"clinic_id": clinic_id}).scalar_one()
+    return {"items": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()} for row in rows],
+            "total": total}
+
+
+app = Litestar(route_handlers=[bare_reading, bare_sms, bare_callbacks])

@@ -1,16 +1,21 @@
-"""A realistic synthetic population loaded with COPY (not row-by-row ORM): clinics, staff, patients, a
-year of readings (daily and weekly senders, high runs, silent patients) and callbacks in every state."""
+"""A realistic synthetic population loaded in bulk (COPY and set-based SQL, never row-by-row ORM): clinics,
+staff, patients, a year of readings (daily and weekly senders, high runs, silent patients), callbacks in every
+state and complaints (bench/facts.py)."""
 
 from __future__ import annotations
 
+import json
 import random
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.facts import load_facts
 from core.db import dispose_engines
 from core.migrate import upgrade
 from core.security import hash_password, new_token, token_digest
@@ -37,6 +42,7 @@ class Population:
     patients: int
     readings: int
     callbacks: int
+    complaints: int
     seconds: float
     token: str
     first_patient_id: int
@@ -65,7 +71,6 @@ def generate(database_url: str, scale: Scale, *, seed: int = 7) -> Population:
     n_clinics = max(1, scale.patients // scale.patients_per_clinic)
     password_hash = hash_password(BENCH_PASSWORD)
     token = new_token()
-    readings = callbacks = 0
     phones: list[str] = []
     with psycopg.connect(psycopg_url(database_url)) as conn:
         with conn.cursor() as cur:
@@ -99,47 +104,58 @@ def generate(database_url: str, scale: Scale, *, seed: int = 7) -> Population:
                     kind = rng.random()
                     copy.write_row((p, clinic, f"患者{p}", phone, "zh-CN", kind < 0.7, kind > 0.4, GLUCOSE_MMOL, doctor,
                                     True, "2026-11", False, False, True, now - timedelta(days=400), now))
-            with cur.copy("COPY reading (clinic_id, patient_id, kind, context, value_original, unit_original,"
-                          " systolic, diastolic, value_canonical, taken_at, received_at, source, entered_by_kind,"
-                          " entered_by_id, note) FROM STDIN") as copy:
-                for p in range(1, scale.patients + 1):
-                    clinic = (p - 1) // scale.patients_per_clinic + 1
-                    pattern = rng.random()
-                    if pattern < 0.2:
-                        continue  # silent patients
-                    step = 1 if pattern < 0.5 else 7  # daily and weekly senders
-                    high = pattern > 0.93
-                    for day in range(0, scale.days, step):
-                        at = now - timedelta(days=day, hours=rng.randint(0, 12))
-                        if rng.random() < 0.5:
-                            value = round(rng.gauss(11.5 if high else 7.0, 1.2), 1)
-                            copy.write_row((clinic, p, "glucose", "fasting", value, "mmol/L", None, None, value, at,
-                                            at, "sms", "patient", p, ""))
-                        else:
-                            sbp, dbp = rng.randint(115, 175 if high else 150), rng.randint(70, 100)
-                            copy.write_row((clinic, p, "blood_pressure", None, None, "mmHg", sbp, dbp, None, at, at,
-                                            "sms", "patient", p, ""))
-                        readings += 1
-            with cur.copy("COPY callback (clinic_id, patient_id, rule_code, rule_version, severity, status, reason_zh,"
-                          " reason_en, reading_ids, opened_at, due_at, attempts, outcome, close_reason, closed_at)"
-                          " FROM STDIN") as copy:
-                severities = ["urgent", "same_day", "follow_up", "routine", "emergency"]
-                for p in range(1, scale.patients + 1, 10):
-                    clinic = (p - 1) // scale.patients_per_clinic + 1
-                    opened = now - timedelta(hours=rng.randint(1, 24 * 60))
-                    is_open = rng.random() < 0.4
-                    severity = rng.choice(severities)
-                    copy.write_row((clinic, p, "CN-DM-01a" if is_open else f"CN-HIST-{p % 7}", 1, severity,
-                                    "open" if is_open else "closed", "血糖16.9，超过16.7", "Glucose 16.9, above 16.7",
-                                    "[]", opened, opened + timedelta(hours=1), rng.randint(0, 3),
-                                    "" if is_open else "reached", "" if is_open else "advice_given",
-                                    None if is_open else opened + timedelta(hours=rng.randint(1, 48))))
-                    callbacks += 1
             for table in ("clinic", "staff_user", "patient"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        doctors_of = {c: [(c - 1) * staff_per_clinic + 2 + i for i in range(doctors_per_clinic)]
+                      for c in range(1, n_clinics + 1)}
+        facts = load_facts(conn, patients=scale.patients, per_clinic=scale.patients_per_clinic, days=scale.days,
+                           now=now, rng=rng, doctors_of=doctors_of)
         conn.commit()
-        with conn.cursor() as cur:
-            conn.autocommit = True
-            cur.execute("ANALYZE")
-    return Population(clinics=n_clinics, patients=scale.patients, readings=readings, callbacks=callbacks,
-                      seconds=time.perf_counter() - started, token=token, first_patient_id=1, phones=phones)
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")  # visibility map too, so index-only scans work as in a settled database
+    seed_rules(database_url)
+    return Population(clinics=n_clinics, patients=scale.patients, readings=facts.readings, callbacks=facts.callbacks,
+                      complaints=facts.complaints, seconds=time.perf_counter() - started, token=token,
+                      first_patient_id=1, phones=phones)
+
+
+def seed_rules(database_url: str) -> None:
+    """Store each clinic's default rules, as a clinic in use has them. (Left to the first readings, concurrent
+    first readings of a clinic can wait on each other's seeding; see docs/benchmarks.md.)"""
+    from sqlmodel import Session, select
+
+    from clinic.models import Clinic
+    from core.db import make_engine
+    from followup.rulebook import ensure_default_rules
+
+    engine = make_engine(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]
+    try:
+        with Session(engine) as session:
+            for clinic in session.exec(select(Clinic)).all():
+                ensure_default_rules(session=session, clinic=clinic)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _saved(database_url: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"careloop-bench-{make_url(database_url).database}.json"
+
+
+def save_population(database_url: str, population: Population) -> None:
+    """Remember what a generated database holds (and its API token) so a later run can reuse it."""
+    _saved(database_url).write_text(json.dumps(asdict(population)))
+
+
+def load_population(database_url: str, scale: Scale) -> Population | None:
+    """The population generated earlier into this database at this scale, if it is still there."""
+    path = _saved(database_url)
+    if not path.exists():
+        return None
+    population = Population(**json.loads(path.read_text()))
+    try:
+        with psycopg.connect(psycopg_url(database_url)) as conn:
+            found = conn.execute("SELECT count(*) FROM patient WHERE phone LIKE '+86138%%'").fetchone()
+    except psycopg.OperationalError:
+        return None
+    return population if found and found[0] == scale.patients == population.patients else None

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
-from clinic.models import ApiToken, Caregiver, LoginCode, Patient, StaffUser
+from clinic.models import ApiToken, Caregiver, Clinic, LoginCode, Patient, StaffUser
 from clinic.service import caregiver_patient_ids, normalise_phone
+from core.audit import record_audit
 from core.db import utcnow
 from core.errors import DomainError, NotAuthenticated, RateLimited
+from core.models import AuditAction, AuditEntry
 from core.security import (
     Principal,
     Role,
@@ -23,6 +25,7 @@ from core.security import (
 )
 
 CODE_LIFETIME = timedelta(minutes=10)
+TOKEN_STAMP_INTERVAL = timedelta(minutes=1)
 CODE_MAX_ATTEMPTS = 5
 CODES_PER_HOUR = 5
 
@@ -52,28 +55,45 @@ def staff_principal(user: StaffUser, *, via_token: bool = False) -> Principal:
 
 def authenticate_staff(
     *, session: Session, username: str, password: str, max_failures: int, lockout_minutes: int,
+    client_address: str = "",
 ) -> StaffUser:
-    """Check a password; repeated failures lock the account for a while (counted in the database)."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+    """Check a password. `max_failures` wrong passwords for one username from one address within
+    `lockout_minutes` lock that pair until the oldest of them ages out. Counting per username and address
+    (from the login_failed audit rows) keeps a guesser elsewhere from locking a colleague out of her desk."""
+    username = normalise_username(username)
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        raise AccountLocked(max(1, int((user.locked_until - now).total_seconds() // 60) + 1))
+    since = now - timedelta(minutes=lockout_minutes)
+    if user is not None and user.last_login_at and user.last_login_at > since:
+        since = user.last_login_at  # a successful sign-in forgives the failures before it
+    recent = session.scalars(
+        select(AuditEntry.at).where(
+            AuditEntry.action == AuditAction.login_failed, AuditEntry.actor_name == username,
+            AuditEntry.client_address == client_address[:64], AuditEntry.detail == LoginFailed.code,
+            AuditEntry.at > since,
+        ).order_by(AuditEntry.at.desc()).limit(max_failures)
+    ).all()
+    if max_failures > 0 and len(recent) >= max_failures:
+        unlocks_at = recent[-1] + timedelta(minutes=lockout_minutes)
+        raise AccountLocked(max(1, int((unlocks_at - now).total_seconds() // 60) + 1))
     if user is None or not user.active or not verify_password(password, user.password_hash if user else None):
-        if user is not None:
-            # Increment in SQL so concurrent guesses cannot both read the old count.
-            session.execute(update(StaffUser).where(StaffUser.id == user.id)
-                            .values(failed_logins=StaffUser.failed_logins + 1))
-            session.refresh(user)
-            if user.failed_logins >= max_failures:
-                user.locked_until = now + timedelta(minutes=lockout_minutes)
-                user.failed_logins = 0
-            session.flush()
         raise LoginFailed()
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     session.flush()
     return user
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()[:64]
+
+
+def record_failed_login(*, session: Session, username: str, client_address: str, reason: str) -> None:
+    """The audit row is also the failure count `authenticate_staff` reads for the lockout."""
+    record_audit(session=session, action=AuditAction.login_failed, object_type="staff_user",
+                 actor_kind="anonymous", actor_name=normalise_username(username), client_address=client_address,
+                 detail=reason)
 
 
 def create_api_token(*, session: Session, user: StaffUser, name: str = "") -> str:
@@ -92,8 +112,11 @@ def principal_for_token(*, session: Session, token: str) -> Principal | None:
     if row is None:
         return None
     api_token, user = row
-    api_token.last_used_at = utcnow()
-    return staff_principal(user, via_token=True)
+    now = utcnow()
+    # Stamped once a minute, not per call: concurrent calls with one token would otherwise queue on its row.
+    if api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_STAMP_INTERVAL:
+        api_token.last_used_at = now
+    return with_timezone(session=session, principal=staff_principal(user, via_token=True))
 
 
 @dataclass(frozen=True)
@@ -167,6 +190,18 @@ def caregiver_principal(caregiver: Caregiver, *, patient_ids: frozenset[int]) ->
 
 def load_principal(*, session: Session, kind: str, user_id: int) -> Principal | None:
     """Re-read the user each request, so a deactivated account or revoked grant takes effect at once."""
+    principal = _load_principal(session, kind, user_id)
+    return None if principal is None else with_timezone(session=session, principal=principal)
+
+
+def with_timezone(*, session: Session, principal: Principal) -> Principal:
+    """The principal with the time zone its pages are shown in: a patient's own, otherwise the clinic's."""
+    own = session.get(Patient, principal.user_id).timezone if principal.kind == "patient" else None  # type: ignore[union-attr]
+    clinic = session.get(Clinic, principal.clinic_id)
+    return replace(principal, timezone=own or (clinic.timezone if clinic is not None else None))
+
+
+def _load_principal(session: Session, kind: str, user_id: int) -> Principal | None:
     if kind == "staff":
         user = session.get(StaffUser, user_id)
         return staff_principal(user) if user is not None and user.active else None

@@ -80,6 +80,8 @@ def _seed_clinic(session: Session, rng: random.Random, *, code: str, name: str, 
             phone = f"+1312555{index + 1:04d}"
         programmes = rng.choice([[Programme.hypertension], [Programme.diabetes],
                                  [Programme.hypertension, Programme.diabetes]])
+        if index < 2:  # the patients the walkthrough (and the browser journeys) sign in as: both programmes
+            programmes = [Programme.hypertension, Programme.diabetes]
         patient_in = PatientCreate(
             name=person, phone=phone, language=language, programmes=programmes,
             glucose_unit=GlucoseUnit.mmol_l if chinese else GlucoseUnit.mg_dl, sms_consent=rng.random() > 0.1,
@@ -88,8 +90,9 @@ def _seed_clinic(session: Session, rng: random.Random, *, code: str, name: str, 
         )
         demo.patients.append(create_patient(session=session, clinic=clinic, patient_in=patient_in,
                                             channel="staff"))
-    if demo.patients:
-        link_caregiver(session=session, patient=demo.patients[0],
-                       name="家属 " + demo.patients[0].name[0] + "小明" if chinese else "Chris (son)",
+    if len(demo.patients) > 1:  # patient 1 signs in for themself; patient 2 has a son who enters readings
+        parent = demo.patients[1]
+        link_caregiver(session=session, patient=parent,
+                       name="家属 " + parent.name[0] + "小明" if chinese else "Chris (son)",
                        phone="+8613900000001" if chinese else "+13125550999", relationship="child")
     return demo

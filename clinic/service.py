@@ -24,7 +24,7 @@ from clinic.models import (
 from core.db import utcnow
 from core.errors import Conflict, FieldErrors, NotFound
 from core.i18n import LANGUAGES
-from core.security import STAFF_ROLES, Role, hash_password
+from core.security import STAFF_ROLES, Role, hash_password, password_problem
 
 
 class PatientNotFound(NotFound):
@@ -93,8 +93,9 @@ def create_staff_user(
     username = username.strip().lower()
     if not username or len(username) > 64:
         errors.add("username", "Enter a username of at most 64 characters.")
-    if len(password) < 8:
-        errors.add("password", "Use a password of at least 8 characters.")
+    if (problem := password_problem(password, username=username)) is not None:
+        message, params = problem
+        errors.add("password", message, **params)
     if role not in {r.value for r in STAFF_ROLES}:
         errors.add("role", "Choose one of admin, doctor, nurse or committee.")
     errors.raise_if_any()

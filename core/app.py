@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -22,18 +22,22 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from core import jobs
-from core.db import get_engine
+from core.db import SQLITE_WRITE_LOCK_FIRST, get_engine
 from core.messaging import set_gateway
+from core.observability import RequestIdMiddleware, configure_logging
+from core.observability import before_send as observability_before_send
 from core.scheduler import InProcessScheduler
 from core.settings import Settings, get_settings
-from core.sms import gateway_from_settings
+from core.sms_gateways import gateway_from_settings
 from core.templating import N_, TEMPLATE_DIR, NavItem, configure_environment
 from core.web import (
     EXCEPTION_HANDLERS,
     AuthMiddleware,
+    RotatingSessionConfig,
     prepare_request_state,
     provide_db_session,
     provide_settings,
+    security_headers,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def route_handlers() -> list[Any]:
     import clinic.routes
+    import core.observability
     import core.reports_routes
     import core.routes
     import feedback.routes
@@ -51,7 +56,8 @@ def route_handlers() -> list[Any]:
     import surveys.routes
 
     return [*core.routes.HANDLERS, *clinic.routes.HANDLERS, *followup.routes.HANDLERS, *surveys.routes.HANDLERS,
-            *feedback.routes.HANDLERS, *rca.routes.HANDLERS, *pdca.routes.HANDLERS, *core.reports_routes.HANDLERS]
+            *feedback.routes.HANDLERS, *rca.routes.HANDLERS, *pdca.routes.HANDLERS, *core.reports_routes.HANDLERS,
+            *core.observability.HANDLERS]
 
 
 def nav_items() -> list[NavItem]:
@@ -96,6 +102,7 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
                start_workers: bool | None = None) -> Litestar:
     settings = settings or get_settings()
     secret = settings.resolved_secret_key()
+    configure_logging(settings)
     import_tasks()
     broker = jobs.configure(settings, broker)
     from clinic.auth import load_principal, principal_for_token
@@ -119,7 +126,7 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
             embedded.pop("worker").stop()
 
     secure_cookies = settings.public_url.startswith("https://")
-    session_config = ServerSideSessionConfig(
+    session_config = RotatingSessionConfig(
         store="sessions", max_age=settings.session_max_age_minutes * 60, httponly=True, samesite="lax",
         secure=secure_cookies, key="careloop_session",
     )
@@ -139,8 +146,11 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
         "token_loader": lambda *, session, token: principal_for_token(session=session, token=token),
         "sms_gateway": gateway,
         "broker": broker,
+        # Only where jobs write to the same SQLite file at the same time (core.web.provide_db_session).
+        "sqlite_write_lock_first": settings.is_sqlite and run_embedded,
     })
-    get_engine(settings)
+    # Jobs too (core.db.unit_of_work): a job that reads and then writes must not lose to a request's commit.
+    get_engine(settings).update_execution_options(**{SQLITE_WRITE_LOCK_FIRST: settings.is_sqlite and run_embedded})
     return Litestar(
         route_handlers=[
             *route_handlers(),
@@ -148,7 +158,7 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
         ],
         state=state,
         dependencies={"db": Provide(provide_db_session), "settings": Provide(provide_settings, sync_to_thread=False)},
-        middleware=[session_config.middleware, AuthMiddleware],
+        middleware=[RequestIdMiddleware, session_config.middleware, AuthMiddleware],
         csrf_config=csrf_config,
         stores={"sessions": _session_store(settings)},
         template_config=TemplateConfig(
@@ -157,6 +167,7 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=prepare_request_state,
+        before_send=[observability_before_send, security_headers],
         on_startup=[start_embedded],
         on_shutdown=[stop_embedded],
         request_max_body_size=settings.max_body_bytes,
@@ -167,5 +178,8 @@ def create_app(settings: Settings | None = None, *, broker: dramatiq.Broker | No
             }),
             security=[{"BearerToken": []}],
         ),
+        # The root logger is core.observability's (request ids, JSON lines); Litestar's own lines go there too.
+        logging_config=LoggingConfig(configure_root_logger=False, loggers={
+            "litestar": {"level": "INFO", "handlers": [], "propagate": True}}),
         debug=settings.debug,
     )

@@ -205,8 +205,11 @@ def serve(host: str, port: int, with_demo: bool, no_worker: bool, web_workers: i
 
         os.environ["CARELOOP_EMBEDDED_WORKERS"] = "0"
     click.echo(f"CareLoop on http://{host}:{port}")
+    # careloop.access (core/observability.py) logs each request with its id; with JSON logs uvicorn's own
+    # lines go through the same root handler instead of its text format.
+    json_logs = settings.log_format == "json"
     uvicorn.run("core.asgi:app", host=host, port=port, workers=web_workers, proxy_headers=True,
-                log_level="info")
+                log_level="info", access_log=not json_logs, **({"log_config": None} if json_logs else {}))
 
 
 @main.command("worker", context_settings={"ignore_unknown_options": True})

@@ -19,6 +19,12 @@ from core.settings import Settings
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for big tables.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+# Execution option: `{SQLITE_BEGIN: "IMMEDIATE"}` on a session's connection starts its SQLite transaction with the
+# write lock held (see _sqlite_begin); other backends ignore it.
+SQLITE_BEGIN = "careloop_sqlite_begin"
+# Engine option: each unit_of_work on this engine takes SQLite's write lock when it begins (the app sets it when its
+# own job workers share the SQLite file with its requests).
+SQLITE_WRITE_LOCK_FIRST = "careloop_sqlite_write_lock_first"
 
 
 def utcnow() -> datetime:
@@ -80,7 +86,10 @@ def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes fails at once ("database is locked", no busy wait) when
+    # another connection committed in between; a unit of work that asks for it takes the write lock up front.
+    immediate = connection.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE"
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 _engines: dict[str, Engine] = {}
@@ -105,6 +114,11 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     """A session that commits when the block succeeds and rolls back when it raises."""
     session = Session(engine, expire_on_commit=False)
     try:
+        if engine.get_execution_options().get(SQLITE_WRITE_LOCK_FIRST):
+            # A unit of work reads and then writes; on SQLite another connection's commit in between would fail the
+            # write at once. Only the first transaction: a session that commits and goes on (the report job) must
+            # not hold the lock while another connection of the same thread waits for it.
+            session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
         yield session
         session.commit()
     except BaseException:

@@ -23,6 +23,8 @@ from core.sms import PermanentSendError, SmsGateway, TemporarySendError
 log = logging.getLogger(__name__)
 
 THROTTLE_WINDOW = timedelta(minutes=10)
+# Provider clocks differ from ours; well inside the throttle window, so an older identical text never matches.
+LOOKUP_MARGIN = timedelta(minutes=2)
 _gateway: dict[str, SmsGateway] = {}
 
 
@@ -70,11 +72,18 @@ def send_sms(*, session: Session, message_id: int) -> None:
     message = session.get(SmsMessage, message_id)
     if message is None or message.status not in (SmsStatus.queued, SmsStatus.sending):
         return  # already sent (a redelivered job) or withdrawn
+    gateway = current_gateway()
+    if message.status == SmsStatus.sending and _record_earlier_send(gateway, message):
+        return
+    # Committed before the provider is asked: a worker killed mid-send (or a lost answer) leaves the row
+    # 'sending', which tells the next attempt to look for the message at the provider before resending.
+    message.status = SmsStatus.sending
     message.attempts += 1
+    session.commit()
     settings = runtime.settings
     callback = f"{settings.public_url.rstrip('/')}/sms/twilio/status" if settings else None
     try:
-        result = current_gateway().send(
+        result = gateway.send(
             to=message.phone, body=message.body, status_callback_url=callback,
             idempotency_key=f"careloop-sms-{message.id}",
         )
@@ -86,8 +95,28 @@ def send_sms(*, session: Session, message_id: int) -> None:
                               "code": str(exc.code or ""), "opted_out": exc.opted_out})
         return
     except TemporarySendError:
-        raise  # the row stays queued (this transaction rolls back) and the outbox retries with backoff
-    message.provider_message_id = result.provider_message_id
+        raise  # the row stays 'sending' and the outbox retries with backoff, looking first
+    _mark_sent(message, result.provider_message_id)
+
+
+def _record_earlier_send(gateway: SmsGateway, message: SmsMessage) -> bool:
+    """True when an earlier attempt's message is found at the provider (and recorded as sent).
+
+    Gateways that cannot look messages up (the development one derives its id from the idempotency key,
+    so resending is harmless) are simply sent to again."""
+    find_sent = getattr(gateway, "find_sent", None)
+    if find_sent is None:
+        return False
+    found = find_sent(to=message.phone, body=message.body, since=message.created_at - LOOKUP_MARGIN)
+    if found is None:
+        return False
+    log.info("SMS %s had reached the provider before its worker stopped; not sending it again", message.id)
+    _mark_sent(message, found.provider_message_id)
+    return True
+
+
+def _mark_sent(message: SmsMessage, provider_message_id: str) -> None:
+    message.provider_message_id = provider_message_id
     message.status = SmsStatus.sent
     message.sent_at = utcnow()
 

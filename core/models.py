@@ -39,7 +39,9 @@ class AuditEntry(SQLModel, table=True):
     """One row per staff view or change of patient data, login, export or SMS; never updated or deleted."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_clinic_at", "clinic_id", "at"),)
+    # The second index serves the sign-in lockout, which counts recent failures of one username.
+    __table_args__ = (Index("ix_audit_entry_clinic_at", "clinic_id", "at"),
+                      Index("ix_audit_entry_action_actor_at", "action", "actor_name", "at"))
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     at: datetime = utc_field(default_now=True)

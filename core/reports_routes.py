@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from core import i18n
 from core.audit import record_audit
+from core.db import utcnow
 from core.errors import NotFound, PermissionDenied
 from core.i18n import N_
 from core.models import AuditAction
@@ -71,7 +72,7 @@ class ReportController(Controller):
         return render("core/reports.html", context={
             "reports": reports, "page": Page(number, PER_PAGE, total), "kinds": kinds, "kind": chosen or "",
             "status_labels": STATUS_LABELS, "refresh": any(r.pending for r in reports),
-            "refresh_seconds": REFRESH_SECONDS * 3,
+            "refresh_seconds": REFRESH_SECONDS * 3, "now": utcnow(),  # forms default to the last month ended
         })
 
     @post("/", name="core:request-report", sync_to_thread=True)
@@ -82,6 +83,9 @@ class ReportController(Controller):
         if principal.role not in spec.roles:
             raise PermissionDenied("You do not have access to this page.")
         params = {key: _one(value) for key, value in data.items() if key not in _NOT_PARAMS}
+        owner = spec.clinic_of(db, params) if spec.clinic_of else None
+        if owner is not None and owner != principal.clinic_id:  # e.g. another clinic's patient: as if none
+            raise NotFound("Page not found.")
         language = i18n.normalise_language(_one(data.get("lang")) or request.state.get("language"))
         report = request_report(session=db, kind=spec.kind, clinic_id=principal.clinic_id, params=params,
                                 language=language, requested_by=principal)

@@ -5,35 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import i18n
 from core.audit import list_audit
-from core.db import get_engine
+from core.i18n import N_
 from core.models import AuditAction, SmsMessage
+from core.observability import dependency_checks
 from core.security import STAFF_ROLES, Role
 from core.web import Page, page_number, principal_of, render, requires, safe_next
 
 
 @get("/healthz", name="core:health", sync_to_thread=True, exclude_from_auth=True)
 def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    checks = {"database": "ok", "broker": "ok"}
-    try:
-        with get_engine(request.app.state.settings).connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    broker = request.app.state.broker
-    try:
-        client = getattr(broker, "client", None)
-        if client is not None:
-            client.ping()
-        elif hasattr(broker, "connection"):
-            broker.connection  # noqa: B018 - opening the connection is the check
-    except Exception as exc:
-        checks["broker"] = f"unreachable: {type(exc).__name__}"
+    checks = dependency_checks(request.app.state.settings, request.app.state.broker)
     healthy = all(v == "ok" for v in checks.values())
     return Response({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
 
@@ -56,17 +44,33 @@ def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect("/callbacks" if user.role in (Role.admin, Role.doctor, Role.nurse) else "/patients")
 
 
+# What the audit log shows for each action, in the reader's language (the stored value stays the enum's).
+ACTION_LABELS = {
+    AuditAction.view: N_("Viewed"), AuditAction.create: N_("Created"), AuditAction.update: N_("Changed"),
+    AuditAction.delete: N_("Deleted"), AuditAction.export: N_("Exported"), AuditAction.login: N_("Signed in"),
+    AuditAction.login_failed: N_("Sign-in failed"), AuditAction.logout: N_("Signed out"),
+    AuditAction.sms_sent: N_("SMS sent"), AuditAction.sms_received: N_("SMS received"),
+    AuditAction.security: N_("Security event"),
+}
+WHO_LABELS = {"admin": N_("Admin"), "doctor": N_("Doctor"), "nurse": N_("Nurse"), "committee": N_("Committee"),
+              "patient": N_("Patient"), "caregiver": N_("Caregiver"), "system": N_("System")}
+
+
 @get("/admin/audit", name="core:audit-log", guards=[requires(Role.admin)], sync_to_thread=True)
 def audit_log(request: Request[Any, Any, Any], db: Session, page: str | None = None,
-              patient_id: int | None = None, action: str | None = None) -> Template:
+              patient: str | None = Parameter(query="patient_id", default=None),
+              action: str | None = None) -> Template:
     principal = principal_of(request)
+    # The filter form sends an empty box as "patient_id=": that means every patient, not a bad request.
+    patient_id = int(patient) if patient and patient.strip().isdigit() else None
     chosen = AuditAction(action) if action in AuditAction.__members__ else None
     number = page_number(page)
     entries, total = list_audit(session=db, clinic_id=principal.clinic_id, page=number, patient_id=patient_id,
                                 action=chosen)
     return render("core/audit.html", context={
         "entries": entries, "page": Page(number, 50, total), "actions": list(AuditAction),
-        "chosen_action": action or "", "patient_id": patient_id,
+        "chosen_action": action or "", "patient_id": patient_id, "action_labels": ACTION_LABELS,
+        "who_labels": WHO_LABELS,
     })
 
 

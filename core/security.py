@@ -48,6 +48,7 @@ class Principal:
     name: str
     language: str
     via_token: bool = False
+    timezone: str | None = None  # the clinic's (a patient's own when set): pages show times in it
     # Patients see themselves; caregivers see the patients who granted them access.
     patient_ids: frozenset[int] = field(default_factory=frozenset)
 
@@ -57,6 +58,30 @@ class Principal:
 
     def may_see_patient(self, patient_id: int) -> bool:
         return self.is_staff or patient_id in self.patient_ids
+
+
+MIN_PASSWORD_LENGTH = 10
+# The passwords guessed first (common lists, keyboard walks, and this product's and clinics' obvious words);
+# compared lower-cased. A short list on purpose: length does most of the work.
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "password12", "password123", "passw0rd", "p@ssw0rd", "1234567890", "0123456789",
+    "12345678910", "123456789a", "a123456789", "1234567890a", "qwertyuiop", "qwerty1234", "qwerty12345",
+    "1q2w3e4r5t", "1qaz2wsx3edc", "zxcvbnm123", "asdfghjkl1", "iloveyou12", "iloveyou123", "admin12345",
+    "administrator", "welcome123", "welcome1234", "letmein123", "changeme123", "abc1234567", "abcdefghij",
+    "aaaaaaaaaa", "1111111111", "0000000000", "8888888888", "woaini1314", "woaini520", "5201314520",
+    "careloop123", "careloop2026", "doctor1234", "nurse12345", "hospital123", "clinic1234", "trustno1234",
+})
+
+
+def password_problem(password: str, *, username: str) -> tuple[str, dict[str, object]] | None:
+    """Why a new staff password is not good enough (a message id and its parameters), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return N_("Use a password of at least %(n)s characters."), {"n": MIN_PASSWORD_LENGTH}
+    if password.strip().lower() == username.strip().lower():
+        return N_("The password must not be the username."), {}
+    if password.strip().lower() in COMMON_PASSWORDS:
+        return N_("This password is too common. Choose another."), {}
+    return None
 
 
 def hash_password(password: str) -> str:

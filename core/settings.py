@@ -33,10 +33,17 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     session_max_age_minutes: int = 12 * 60
-    max_body_bytes: int = 1_000_000
+    # A signed-in browser left alone this long must sign in again (HIPAA automatic logoff).
+    session_idle_minutes: int = 30
+    # Forms and API bodies; nothing the app accepts over HTTP (FHIR bundles included) needs more.
+    max_body_bytes: int = 2_000_000
     # How long a worker holds a job before another may take it over (the worker is presumed dead).
     job_lease_seconds: int = 300
     debug: bool = False
+    # "json" writes one JSON object per log line (for a log shipper); "text" is for people.
+    log_format: str = "text"
+    # Bearer token for /metrics; when empty only loopback callers may read it.
+    metrics_token: str = ""
     dev_sms_token: str = Field(default="development-sms-token")
 
     @field_validator("default_language")

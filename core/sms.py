@@ -1,25 +1,16 @@
-"""The SMS gateway boundary: what followup/ may ask of a provider, and the Twilio and development gateways."""
+"""The SMS gateway boundary: what followup/ may ask of a provider, the errors and delivery states, and the Twilio
+webhook handling both gateways share (core/sms_gateways.py has the gateways themselves)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from typing import Protocol, runtime_checkable
 
-import requests
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
-from urllib3.exceptions import NewConnectionError
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TWIML_MEDIA_TYPE = "text/xml"
@@ -188,7 +179,7 @@ def send_error(message: str, *, code: int | None, http_status: int | None = None
     return PermanentSendError(message, code=code, http_status=http_status, opted_out=code == OPTED_OUT_CODE)
 
 
-_TWILIO_STATES = {
+TWILIO_STATES = {
     "accepted": DeliveryState.queued, "scheduled": DeliveryState.queued,
     "queued": DeliveryState.queued, "sending": DeliveryState.queued,
     "sent": DeliveryState.sent, "delivered": DeliveryState.delivered, "read": DeliveryState.delivered,
@@ -224,7 +215,7 @@ def _optional_int(params: Mapping[str, str], name: str) -> int | None:
     return int(value)
 
 
-class _TwilioWebhooks:
+class TwilioWebhooks:
     """Webhook side shared by the Twilio and development gateways: both speak Twilio's forms and TwiML."""
 
     name: str
@@ -268,7 +259,7 @@ class _TwilioWebhooks:
         return DeliveryStatus(
             provider=self.name,
             provider_message_id=_required(params, "MessageSid", "SmsSid"),
-            status=_TWILIO_STATES.get(raw_status, DeliveryState.unknown),
+            status=TWILIO_STATES.get(raw_status, DeliveryState.unknown),
             error_code=_optional_int(params, "ErrorCode"),
             raw_status=raw_status,
         )
@@ -279,158 +270,3 @@ class _TwilioWebhooks:
         if text:
             response.message(text)
         return str(response), TWIML_MEDIA_TYPE
-
-
-class _RedirectingHttpClient(TwilioHttpClient):
-    """Sends the library's requests to `base_url` (a local stand-in) instead of *.twilio.com; the
-    library's auth, form encoding, parsing and exceptions all still run."""
-
-    def __init__(self, *, base_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self._base = urlsplit(base_url)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        parts = urlsplit(url)
-        # Any host, not just api.twilio.com: TWILIO_REGION/TWILIO_EDGE in the environment rename it.
-        if parts.hostname == "twilio.com" or (parts.hostname or "").endswith(".twilio.com"):
-            path = self._base.path.rstrip("/") + parts.path
-            url = urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, parts.fragment))
-        return super().request(method, url, *args, **kwargs)
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """True when no connection was made, so the provider cannot have accepted the message."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
-def _twilio_code(code: Any, status: int) -> int | None:
-    # With no code in the body the library puts the HTTP status there; Twilio codes have five digits.
-    return code if isinstance(code, int) and code >= 10000 and code != status else None
-
-
-@contextmanager
-def _twilio_errors(action: str) -> Iterator[None]:
-    """Turns the library's and the network's exceptions into the two SmsSendError kinds."""
-    try:
-        yield
-    except (TwilioRestException, TwilioServiceException) as exc:
-        status = int(exc.status)
-        code = _twilio_code(exc.code, status)
-        # Twilio's own message names the number; keep it out of what lands in logs.
-        raise send_error(f"Twilio {action} refused: HTTP {status}, code {code}", code=code,
-                         http_status=status, maybe_sent=status >= 500) from exc
-    except requests.RequestException as exc:
-        raise TemporarySendError(f"Twilio {action} failed: {type(exc).__name__}",
-                                 maybe_sent=not _never_connected(exc)) from exc
-    except json.JSONDecodeError as exc:  # a 2xx that is not Twilio's JSON: some proxy answered
-        raise TemporarySendError(f"Twilio {action} answer unreadable", maybe_sent=True) from exc
-
-
-class TwilioGateway(_TwilioWebhooks):
-    name = "twilio"
-
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, *,
-                 api_base_url: str | None = None, timeout: float = 10,
-                 previous_auth_token: str | None = None) -> None:
-        # The previous token keeps webhooks valid while an auth-token rotation propagates.
-        super().__init__(auth_tokens=[auth_token, previous_auth_token or ""], account_sid=account_sid)
-        self.from_number = from_number
-        http_client = (_RedirectingHttpClient(base_url=api_base_url, timeout=timeout) if api_base_url
-                       else TwilioHttpClient(timeout=timeout))
-        self._client = Client(account_sid, auth_token, http_client=http_client)
-
-    def send(self, *, to: str, body: str, status_callback_url: str | None,
-             idempotency_key: str) -> SendResult:
-        """Twilio's Messages API takes no idempotency key, so `idempotency_key` is unused here: the
-        caller's notification row (written before sending) is the guard, and `maybe_sent` on a
-        TemporarySendError says when a retry might duplicate."""
-        # A Messaging Service (MG…) is what Advanced Opt-Out and per-language STOP words need.
-        sender = ({"messaging_service_sid": self.from_number} if self.from_number.startswith("MG")
-                  else {"from_": self.from_number})
-        with _twilio_errors("send"):
-            message = self._client.messages.create(to=to, body=body, status_callback=status_callback_url,
-                                                   **sender)
-        return SendResult(
-            provider=self.name,
-            provider_message_id=message.sid or "",
-            status=_TWILIO_STATES.get(message.status or "", DeliveryState.unknown),
-            num_segments=int(message.num_segments) if message.num_segments else None,
-        )
-
-    def fetch_status(self, *, provider_message_id: str) -> DeliveryStatus:
-        """For reconciling messages whose status callback never came."""
-        with _twilio_errors("status lookup"):
-            message = self._client.messages(provider_message_id).fetch()
-        raw_status = message.status or ""
-        return DeliveryStatus(provider=self.name, provider_message_id=provider_message_id,
-                              status=_TWILIO_STATES.get(raw_status, DeliveryState.unknown),
-                              error_code=message.error_code, raw_status=raw_status)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SentSms:
-    provider_message_id: str
-    to: str
-    body: str
-    status_callback_url: str | None
-    idempotency_key: str
-
-
-# Twilio's documented test-credential 'To' numbers, so opt-out and bad-number paths can be tried locally.
-_DEVELOPMENT_FAILURES = {
-    "+15005550001": 21211,
-    "+15005550002": 21612,
-    "+15005550003": 21408,
-    "+15005550004": 21610,
-    "+15005550009": 21614,
-}
-
-
-class DevelopmentGateway(_TwilioWebhooks):
-    """The embedded default: sends nothing (the caller's message rows are what staff look at) and
-    accepts webhooks signed with the development token the way Twilio signs them."""
-
-    name = "development"
-
-    def __init__(self, *, auth_token: str = DEVELOPMENT_AUTH_TOKEN,
-                 from_number: str = DEVELOPMENT_FROM_NUMBER, record_sent: bool = False) -> None:
-        super().__init__(auth_tokens=[auth_token], account_sid=None)
-        self.from_number = from_number
-        self._record_sent = record_sent
-        self.sent: list[SentSms] = []
-
-    def send(self, *, to: str, body: str, status_callback_url: str | None,
-             idempotency_key: str) -> SendResult:
-        code = _DEVELOPMENT_FAILURES.get(to)
-        if code is not None:
-            raise send_error(f"development gateway: test number fails with code {code}", code=code,
-                             http_status=400)
-        # Derived from the key, so a retried send gets the same id with no state kept here.
-        message_id = "DEV" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:31]
-        if self._record_sent:
-            self.sent.append(SentSms(provider_message_id=message_id, to=to, body=body,
-                                     status_callback_url=status_callback_url,
-                                     idempotency_key=idempotency_key))
-        # No status callback will ever come, so report the final state at once.
-        return SendResult(provider=self.name, provider_message_id=message_id, status=DeliveryState.sent)
-
-    def fetch_status(self, *, provider_message_id: str) -> DeliveryStatus:
-        return DeliveryStatus(provider=self.name, provider_message_id=provider_message_id,
-                              status=DeliveryState.sent, raw_status="sent")
-
-
-def gateway_from_settings(*, account_sid: str | None, auth_token: str | None, from_number: str | None,
-                          api_base_url: str | None = None,
-                          development_auth_token: str | None = None) -> SmsGateway:
-    """Twilio when credentials are set, the development gateway when none are; half a configuration
-    is an error, since falling back would silently stop patients' messages."""
-    if account_sid and auth_token and from_number:
-        return TwilioGateway(account_sid, auth_token, from_number, api_base_url=api_base_url)
-    given = {"account_sid": account_sid, "auth_token": auth_token, "from_number": from_number}
-    if any(given.values()):
-        missing = ", ".join(name for name, value in given.items() if not value)
-        raise ValueError(f"Twilio settings incomplete: {missing} not set")
-    return DevelopmentGateway(auth_token=development_auth_token or DEVELOPMENT_AUTH_TOKEN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -71,9 +72,42 @@ class NavItem:
     roles: frozenset[str]
 
 
+_STYLE_ATTR = re.compile(r' style="([^"]*)"')
+_STYLE_SHEET = re.compile(r"\s*<style[^>]*>\*\{([^}]*)\}</style>")
+_FONT = re.compile(r"(?:(italic|oblique|normal) )?(?:(\w+) )?([\d.]+px) (.+)")
+
+
+def _declarations(css: str) -> list[tuple[str, str]]:
+    pairs = [tuple(part.strip() for part in item.split(":", 1)) for item in css.split(";") if ":" in item]
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        font = _FONT.fullmatch(value) if name == "font" else None
+        if font:  # the shorthand is no SVG attribute: spell it out
+            style, weight, size, family = font.groups()
+            out += [("font-style", style), ("font-weight", weight), ("font-size", size), ("font-family", family)]
+        else:
+            out.append((name, value))
+    return [(name, value) for name, value in out if value]
+
+
+def _attributes(css: str) -> str:
+    return "".join(f' {name}="{value}"' for name, value in _declarations(css) if name.replace("-", "").isalpha())
+
+
+def csp_safe_svg(markup: str) -> str:
+    """Inline SVG without inline CSS: the pages' Content-Security-Policy blocks style attributes and <style>
+    elements (matplotlib writes both), which would leave charts black. Each declaration becomes the SVG
+    presentation attribute of the same name; a sheet's `*{...}` rule becomes inherited attributes on the root."""
+    sheet = _STYLE_SHEET.search(markup)
+    if sheet:
+        markup = markup[:sheet.start()] + markup[sheet.end():]
+        markup = markup.replace("<svg ", "<svg" + _attributes(sheet.group(1)) + " ", 1)
+    return _STYLE_ATTR.sub(lambda m: _attributes(m.group(1)), markup)
+
+
 def _svg(markup: str) -> Markup:
     """Charts are built by our own renderers with every label escaped, so they can be inlined."""
-    return Markup(markup)
+    return Markup(csp_safe_svg(markup))
 
 
 def configure_environment(env: Environment, *, nav_items: list[NavItem] | None = None) -> Environment:

@@ -4,7 +4,8 @@ language, pagination and the mapping of errors to JSON or pages."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -21,11 +22,14 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.response import Redirect, Template
+from litestar.types import Empty, Message, Scope
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from core import i18n
-from core.db import get_engine, unit_of_work
+from core.db import SQLITE_BEGIN, get_engine, unit_of_work
 from core.errors import DomainError
 from core.i18n import N_
 from core.security import Principal, Role
@@ -34,16 +38,41 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "principal"
+SEEN_KEY = "seen"  # when the signed-in user last made a request (epoch seconds), for the idle timeout
+_ROTATE_SESSION = "careloop.rotate_session"
+_FRESH_SESSION_ID = "careloop.fresh_session_id"
+
+
+def _clock() -> float:
+    """Seconds since the epoch; a function so a test can move time forward."""
+    return time.time()
 
 
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     return request.app.state.settings
 
 
-def provide_db_session(request: Request[Any, Any, Any]) -> Iterator[Session]:
-    """The request is the unit of work: commit when the handler succeeds, roll back when it raises."""
-    with unit_of_work(get_engine(request.app.state.settings)) as session:
+async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[Session]:
+    """The request is the unit of work: commit when the handler succeeds, roll back when it raises.
+
+    On SQLite with job workers in the same process, requests take the write lock when they begin: most requests
+    read and then write (an audit row at least), and a job committing in between would fail them with a 500.
+
+    Begin, commit and rollback run on anyio's worker threads, never on the executor that runs sync handlers:
+    a request holding a row lock must not wait for a handler thread to commit, or the handlers queued on that
+    lock would wait for ever (six concurrent sign-ins of one user hung the server for good;
+    tests/hardening/test_sustained_load.py)."""
+    session = Session(get_engine(request.app.state.settings), expire_on_commit=False)
+    try:
+        if request.app.state.get("sqlite_write_lock_first"):
+            await to_thread.run_sync(lambda: session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"}))
         yield session
+        await to_thread.run_sync(session.commit)
+    except BaseException:
+        await to_thread.run_sync(session.rollback)
+        raise
+    finally:
+        await to_thread.run_sync(session.close)
 
 
 class AuthMiddleware(AbstractAuthenticationMiddleware):
@@ -67,6 +96,11 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         ident = stored.get(SESSION_KEY) if isinstance(stored, dict) else None
         if not ident:
             return AuthenticationResult(user=None, auth=None)
+        now, seen = _clock(), stored.get(SEEN_KEY)
+        if not isinstance(seen, int | float) or now - seen > app_state.settings.session_idle_minutes * 60:
+            connection.scope["session"] = Empty  # idle too long: forget the session, the guards ask to sign in
+            return AuthenticationResult(user=None, auth=None)
+        stored[SEEN_KEY] = now
         principal = await to_thread.run_sync(_load_with_session, app_state, app_state.principal_loader,
                                              {"kind": ident.get("kind"), "user_id": ident.get("id")})
         return AuthenticationResult(user=principal, auth="session")
@@ -85,8 +119,64 @@ def safe_next(target: str | None) -> str:
 
 
 def remember_principal(request: Request[Any, Any, Any], principal: Principal) -> None:
+    """Sign in under a new session id, so an id planted in the browser before sign-in is worth nothing."""
     request.clear_session()
-    request.set_session({SESSION_KEY: {"kind": principal.kind, "id": principal.user_id}})
+    request.set_session({SESSION_KEY: {"kind": principal.kind, "id": principal.user_id}, SEEN_KEY: _clock()})
+    request.scope[_ROTATE_SESSION] = True  # type: ignore[literal-required]
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Litestar keeps the id from the cookie for ever; at sign-in we drop it and issue a new one."""
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        return connection.scope.get(_FRESH_SESSION_ID) or super().get_session_id(connection)  # type: ignore[misc]
+
+    async def store_in_message(self, scope_session: Any, message: Message,
+                               connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        scope: Any = connection.scope
+        if not scope_session and connection.cookies.get(self.config.key) in (None, "", "null"):
+            # No session data and no cookie: nothing to keep or delete. Skipping the store keeps webhooks, API
+            # calls and /readyz working while the session store (Redis) is down (tests/hardening/test_faults.py).
+            return
+        if scope.get(_ROTATE_SESSION) and not scope.get(_FRESH_SESSION_ID) and scope_session is not Empty:
+            old = connection.cookies.get(self.config.key)
+            if old and old != "null":
+                await self.delete(old, store=self.config.get_store_from_app(scope["app"]))
+            scope[_FRESH_SESSION_ID] = self.generate_session_id()
+        await super().store_in_message(scope_session, message, connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend  # type: ignore[assignment]
+
+
+def content_security_policy() -> str:
+    """Pages load scripts, styles and images only from the app itself: no inline script or style runs."""
+    return ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """before_send hook, so every response gets them, unrouted ones and errors included; nothing but static
+    files may be cached (patient pages and PDFs must not stay in a shared computer's cache)."""
+    if message["type"] != "http.response.start":
+        return
+    cacheable = scope["path"].startswith("/static/")
+    headers = [(k, v) for k, v in message.get("headers", [])
+               if cacheable or k.lower() not in (b"cache-control", b"pragma", b"expires")]
+    present = {k.lower() for k, _ in headers}
+    # A route's own stricter choice (the survey page's no-referrer keeps its token out of Referer) stands.
+    headers += [(name, value) for name, value in (
+        (b"content-security-policy", content_security_policy().encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ) if name not in present]
+    if not cacheable:
+        headers += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+    if scope["app"].state.settings.public_url.startswith("https://"):
+        headers.append((b"strict-transport-security", b"max-age=31536000"))
+    message["headers"] = headers  # type: ignore[typeddict-unknown-key]
 
 
 def requires(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
@@ -126,11 +216,20 @@ def request_language(request: Request[Any, Any, Any]) -> str:
     return i18n.negotiate(request.headers.get("accept-language"), default=settings.default_language)
 
 
+_DB_INT_RANGE = range(-(2**63), 2**63)
+
+
 def prepare_request_state(request: Request[Any, Any, Any]) -> None:
-    """before_request hook: language and time zone for templates and messages."""
+    """before_request hook: language and time zone for templates and messages.
+
+    An id in the path beyond what a database integer holds names nothing: 404 here, before a driver overflows."""
+    if any(isinstance(v, int) and v not in _DB_INT_RANGE for v in request.path_params.values()):
+        raise NotFoundException()
     request.state.language = request_language(request)
     if not request.state.get("timezone"):
-        request.state.timezone = request.app.state.settings.timezone
+        principal = request.scope.get("user")
+        own = principal.timezone if isinstance(principal, Principal) else None
+        request.state.timezone = own or request.app.state.settings.timezone
 
 
 def tr(request: Request[Any, Any, Any], message: str, **params: Any) -> str:
@@ -179,7 +278,8 @@ def _wants_json(request: Request[Any, Any, Any]) -> bool:
 def _error_response(request: Request[Any, Any, Any], status: int, code: str, message: str,
                     fields: list[dict[str, str]] | None = None) -> Response[Any]:
     if _wants_json(request):
-        body: dict[str, Any] = {"error": code, "message": message}
+        # `status_code` and `detail` are the shape the OpenAPI schema documents for every error response.
+        body: dict[str, Any] = {"error": code, "message": message, "status_code": status, "detail": message}
         if fields:
             body["fields"] = fields
         return Response(body, status_code=status)
@@ -229,6 +329,13 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 
 
 def handle_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, OverflowError | DataError):
+        # A number or date the database cannot hold, which a check upstream missed: the caller's input, not
+        # our failure. Logged so the missing check gets written.
+        log.warning("out-of-range value on %s %s: %s", request.method, request.scope["path"], exc)
+        language = request.state.get("language") or request_language(request)
+        return _error_response(request, 422, "validation_failed",
+                               i18n.gettext(language, "A number or date is out of range."))
     log.exception("unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc)
     language = request.state.get("language") or "zh-CN"
     return _error_response(request, 500, "server_error",

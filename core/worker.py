@@ -10,7 +10,7 @@ from core import jobs
 from core.app import import_tasks
 from core.messaging import set_gateway
 from core.settings import get_settings
-from core.sms import gateway_from_settings
+from core.sms_gateways import gateway_from_settings
 
 settings = get_settings()
 import_tasks()

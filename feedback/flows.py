@@ -71,7 +71,10 @@ def _answers(question: str, score: Any, comment: str, items: list[dict[str, Any]
     return [{"question": str(i.get("question", ""))[:200], "score": i.get("score"),
              "comment": str(i.get("answer") or "")[:500] if i.get("type") == "text" else "",
              "text_zh": str(i.get("text_zh") or "")[:300], "text_en": str(i.get("text_en") or "")[:300],
-             "dimension": str(i.get("dimension") or ""), "reason": str(i.get("reason") or "")} for i in items]
+             "dimension": str(i.get("dimension") or ""), "reason": str(i.get("reason") or ""),
+             # The chosen answer's words ("Sometimes") and the scale's top, so staff need not decode "2".
+             "label": str(i.get("answer") or "")[:100] if i.get("type") != "text" else "",
+             "points": i.get("points")} for i in items]
 
 
 def open_from_survey(*, session: Session, response_id: int, patient_id: int | None, clinic_id: int,

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from clinic.enums import RuleProfile
 from clinic.models import Clinic, StaffUser
 from core.db import utcnow
-from core.errors import FieldErrors
+from core.errors import FieldErrors, NotFound
 from core.security import STAFF_ROLES
 from feedback.enums import Category, Complexity
 from feedback.models import CalendarDay, FeedbackPolicy, FeedbackRoute
@@ -188,7 +188,9 @@ def add_calendar_day(*, session: Session, clinic_id: int, values: dict[str, Any]
 
 
 def remove_calendar_day(*, session: Session, clinic_id: int, day_id: int) -> None:
+    """Another clinic's day is not found (not silently ignored, which would audit a removal that never was)."""
     row = session.get(CalendarDay, day_id)
-    if row is not None and row.clinic_id == clinic_id:
-        session.delete(row)
-        session.flush()
+    if row is None or row.clinic_id != clinic_id:
+        raise NotFound("Page not found.")
+    session.delete(row)
+    session.flush()

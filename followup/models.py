@@ -175,7 +175,7 @@ JsonDecimal = Annotated[Decimal, PlainSerializer(_json_number, return_type=int |
 class ReadingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: int = PydanticField(ge=1, le=2**63 - 1)  # beyond a database integer names no patient
     kind: ReadingKind
     value: Decimal | None = None
     systolic: int | None = None

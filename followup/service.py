@@ -88,7 +88,7 @@ def resolve_submission(
         errors.add("unit", "Choose one of: %(units)s.", units=", ".join(sorted(str(u) for u in allowed)))
         errors.raise_if_any()
     assert number is not None and chosen is not None
-    if kind == ReadingKind.glucose:
+    if kind == ReadingKind.glucose and abs(number) < 100_000:  # larger: refused below, and too big to round
         number = round_glucose(number, chosen)
     if check_plausibility(kind=kind, values=(number,), unit=chosen, bounds=DEFAULT_BOUNDS).level == Plausibility.reject:
         errors.add("value", "%(value)s %(unit)s is outside what a meter can show. Please re-measure.",

@@ -3,12 +3,12 @@ the SPC engine, and the board's sparklines.  Pure functions over a measure's Ser
 
 from __future__ import annotations
 
-import math
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from xml.sax.saxutils import escape
 
+from core.charts import sparkline as core_sparkline
 from core.i18n import N_
 from pdca.enums import Direction, SignalState
 from pdca.metrics.series import Series
@@ -138,42 +138,10 @@ def sparkline(series: Series, *, phase_start: int | None, state: SignalState, la
     """A small line of the measure: the change's phase start as a tick, the last point in the state's colour.
     `label` is read by screen readers (what the measure is and its state)."""
     values = [series.shown(i) for i in range(len(series))]
-    present = [v for v in values if v is not None and math.isfinite(v)]
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="{escape(label, {chr(34): "&quot;"})}">')
-    if not present:
-        return head + f'<line x1="2" x2="{width - 2}" y1="{height / 2}" y2="{height / 2}" stroke="#d0d5dc" ' \
-                      'stroke-dasharray="3 3"/></svg>'
-    lo, hi = min(present), max(present)
-    span = (hi - lo) or 1.0
-    n = len(values)
-
-    def x(i: int) -> float:
-        return 3 + (width - 6) * (i / (n - 1) if n > 1 else 0.5)
-
-    def y(v: float) -> float:
-        return height - 4 - (height - 8) * ((v - lo) / span if hi > lo else 0.5)
-
-    out = [head]
-    if phase_start is not None and 0 < phase_start < n:
-        px = (x(phase_start - 1) + x(phase_start)) / 2
-        out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="1" y2="{height - 1}" stroke="#595959" '
-                   'stroke-dasharray="2 2"/>')
-    segment: list[str] = []
-    for i, v in enumerate(values):
-        if v is None or not math.isfinite(v):
-            if len(segment) > 1:
-                out.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="#737373" stroke-width="1.5"/>')
-            segment = []
-            continue
-        segment.append(f"{x(i):.1f},{y(v):.1f}")
-    if len(segment) > 1:
-        out.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="#737373" stroke-width="1.5"/>')
-    last = max(i for i, v in enumerate(values) if v is not None and math.isfinite(v))
-    colour = STATE_COLOURS[state]
-    out.append(f'<circle cx="{x(last):.1f}" cy="{y(values[last]):.1f}" r="3.5" fill="{colour}"/>')  # type: ignore[arg-type]
-    out.append("</svg>")
-    return "".join(out)
+    # Many cards share the board: ids come from what the card shows, so they differ between cards.
+    uid = "spark-" + hashlib.sha256(repr((label, values, phase_start)).encode()).hexdigest()[:8]
+    return core_sparkline(values=values, label=label, last_colour=STATE_COLOURS[state], divider_at=phase_start,
+                          width=width, height=height, uid=uid)
 
 
 def changes_chart(series: Series, changes: list[tuple[date, str]], texts: ChartTexts, *, target: float | None,

@@ -93,6 +93,14 @@ def remind_cycle_owners_hourly() -> None:
     remind_cycle_owners(engine=runtime.engine)
 
 
+# Hourly on the 1st and 2nd: every clinic's month has ended by then whatever its time zone; repeats are no-ops.
+@periodic_actor("pdca.prepare_monthly_reviews", "40 * 1,2 * *")
+def prepare_monthly_reviews_on_the_first() -> None:
+    from pdca.review_schedule import prepare_monthly_reviews
+
+    prepare_monthly_reviews(engine=runtime.engine)
+
+
 @periodic_actor("pdca.watch_complaint_rates", "40 5 * * *")
 def watch_complaint_rates_daily() -> None:
     """Each clinic's complaint categories on their monthly u charts; one clinic's failure does not stop the rest."""

@@ -7,18 +7,23 @@ from typing import Any
 
 from sqlmodel import Session
 
-from core.db import unit_of_work
+from core.db import unit_of_work, utcnow
 from core.events import on_event
 from core.jobs import periodic_actor, runtime
 from surveys.flows import dispatch_invitations, invite_after_callback, sample_all_panels
+from surveys.invitations import send_invitation
 
 
 @on_event("callback.completed", actor_name="surveys.invite_after_callback")
 def invite_after_callback_job(*, session: Session, event_id: int, callback_id: int, patient_id: int,
                               clinic_id: int, outcome: str = "", closed_by: int | None = None,
                               **_: Any) -> None:
-    invite_after_callback(session=session, callback_id=callback_id, patient_id=patient_id, clinic_id=clinic_id,
-                          outcome=outcome, closed_by=closed_by)
+    invitation = invite_after_callback(session=session, callback_id=callback_id, patient_id=patient_id,
+                                       clinic_id=clinic_id, outcome=outcome, closed_by=closed_by)
+    # A clinic sending with no delay (inside its hours, so send_after is already now) should not make the patient
+    # wait for the next five-minute sweep.
+    if invitation is not None and invitation.send_after <= utcnow() and runtime.settings is not None:
+        send_invitation(session=session, invitation=invitation, public_url=runtime.settings.public_url)
 
 
 @periodic_actor("surveys.dispatch_invitations", "*/5 * * * *")

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 API_VERSION = "2010-04-01"
 _CREATE = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC\w+)/Messages\.json$")
+_LIST = _CREATE  # GET on the collection lists messages, newest first (Twilio's order)
 _FETCH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>[SM]M\w+)\.json$")
 
 
@@ -169,6 +170,16 @@ class TwilioStandIn:
             self._state.messages[sid] = message
             return dict(message)
 
+    def _list(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Messages filtered by To and From, newest first, in one page (enough for reconciliation tests)."""
+        with self._state.lock:
+            found = [dict(m) for m in reversed(self._state.messages.values())
+                     if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+        return 200, {"messages": found, "uri": uri, "first_page_uri": uri, "next_page_uri": None,
+                     "previous_page_uri": None, "page": 0, "page_size": max(50, len(found)), "start": 0,
+                     "end": max(0, len(found) - 1)}
+
     def _fetch(self, sid: str) -> tuple[int, dict[str, Any]]:
         with self._state.lock:
             message = self._state.messages.get(sid)
@@ -208,19 +219,23 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length).decode() if length else ""
         form = {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
         auth = _basic_auth(self.headers.get("Authorization"))
-        path = self.path.split("?", 1)[0]
+        path, _, query_string = self.path.partition("?")
+        query = {key: values[0] for key, values in parse_qs(query_string).items()}
         with standin._state.lock:
             standin._state.requests.append(RecordedRequest(
                 method=method, path=path, auth=auth, headers=dict(self.headers.items()), form=form))
 
         create, fetch = _CREATE.match(path), _FETCH.match(path)
-        match = create if method == "POST" else fetch
+        listing = _LIST.match(path) if method == "GET" else None
+        match = create if method == "POST" else (listing or fetch)
         if match is None:
             status, payload = _error(404, 20404, f"The requested resource {path} was not found")
         elif not standin._authorised(auth, match["account"]):
             status, payload = _error(401, 20003, "Authenticate")
-        elif create:
+        elif create and method == "POST":
             status, payload = standin._create(form)
+        elif listing:
+            status, payload = standin._list(query)
         else:
             status, payload = standin._fetch(match["sid"])
         self._reply(status, payload)

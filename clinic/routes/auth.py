@@ -11,7 +11,13 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
-from clinic.auth import authenticate_staff, issue_login_code, staff_principal, verify_login_code
+from clinic.auth import (
+    authenticate_staff,
+    issue_login_code,
+    record_failed_login,
+    staff_principal,
+    verify_login_code,
+)
 from core.audit import record_audit
 from core.errors import DomainError
 from core.i18n import gettext
@@ -22,7 +28,7 @@ from core.web import client_address, remember_principal, render, safe_next, tr
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # A per-address ceiling on sign-in attempts; per-account lockout is counted in the database.
-login_rate_limit = RateLimitConfig(rate_limit=("minute", 20), store="rate_limit")
+login_rate_limit = RateLimitConfig(rate_limit=("minute", 20), store="rate_limit_login")
 
 
 
@@ -42,11 +48,11 @@ class AuthController(Controller):
             user = authenticate_staff(
                 session=db, username=username, password=str(data.get("password", ""))[:200],
                 max_failures=settings.login_max_failures, lockout_minutes=settings.login_lockout_minutes,
+                client_address=client_address(request),
             )
         except DomainError as exc:
-            record_audit(session=db, action=AuditAction.login_failed, object_type="staff_user",
-                         actor_kind="anonymous", actor_name=username, client_address=client_address(request),
-                         detail=exc.code)
+            record_failed_login(session=db, username=username, client_address=client_address(request),
+                                reason=exc.code)
             db.commit()  # the failure count must survive the error response
             return render("clinic/login.html", status_code=exc.status_code, context={
                 "next": safe_next(data.get("next")), "username": username,

@@ -148,5 +148,6 @@ class StaffAdminController(Controller):
                 "staff": list_staff(session=db, clinic_id=principal.clinic_id), "values": data, "errors": errors,
                 "roles": sorted(STAFF_ROLES), "saved": ""})
         record_audit(session=db, action=AuditAction.create, object_type="staff_user", object_id=user.id,
-                     principal=principal, client_address=client_address(request))
+                     principal=principal, client_address=client_address(request),
+                     detail=f"{user.username} ({user.role.value})")
         return Redirect(f"/admin/staff?saved={user.username}")

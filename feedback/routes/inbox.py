@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 from sqlmodel import Session
 
 from clinic.service import list_staff
@@ -73,6 +74,7 @@ class FeedbackInboxController(Controller):
         record_audit(session=db, action=AuditAction.view, object_type="feedback_list", principal=principal,
                      client_address=client_address(request), detail=f"page={number} count={len(rows)}")
         manager = is_manager(principal)
+        suggestions = open_suggestions(session=db, clinic_id=clinic.id) if manager else []
         return render("feedback/inbox.html", context={
             "items": rows, "page": Page(number, PER_PAGE, total), "filters": filters, "labels": LABELS,
             "query": _query_string(filters), "now": now, "manager": manager, "tz": clinic.timezone,
@@ -80,7 +82,7 @@ class FeedbackInboxController(Controller):
             "statuses": list(FeedbackStatus), "categories": list(Category), "kinds": list(FeedbackKind),
             "staff": list_staff(session=db, clinic_id=clinic.id) if manager else [],
             "names": staff_names(session=db, clinic_id=clinic.id),
-            "suggestions": open_suggestions(session=db, clinic_id=clinic.id) if manager else [],
+            "suggestions": suggestions, "references": _references(db, clinic.id, suggestions),
             "done": request.query_params.get("done", ""),
         })
 
@@ -173,3 +175,13 @@ class FeedbackInboxController(Controller):
             "categories": list(Category), "channels": [c for c in Channel if c in STAFF_CHANNELS],
             "severities": list(Severity), "complexities": list(Complexity),
             "staff": list_staff(session=db, clinic_id=clinic_id)})
+
+
+def _references(db: Session, clinic_id: int, suggestions: list[Any]) -> dict[int, str]:
+    """The references (FB-…) of the items a suggestion groups, as the inbox table shows them."""
+    ids = {item_id for s in suggestions for item_id in s.item_ids}
+    if not ids:
+        return {}
+    rows = db.execute(select(FeedbackItem.id, FeedbackItem.reference).where(
+        FeedbackItem.clinic_id == clinic_id, FeedbackItem.id.in_(ids)))
+    return {item_id: reference for item_id, reference in rows}

@@ -28,7 +28,7 @@ def _intake_identifier(request: Request[Any, Any, Any]) -> str:
 
 
 # Anonymous intake is open to the internet: a per-address ceiling keeps it from being used to flood the inbox.
-intake_rate_limit = RateLimitConfig(rate_limit=("hour", 20), store="rate_limit",
+intake_rate_limit = RateLimitConfig(rate_limit=("hour", 20), store="rate_limit_intake",
                                     identifier_for_request=_intake_identifier)
 
 

@@ -51,7 +51,8 @@ def open_callback(
         else:
             session.add(CallbackEvent(callback_id=callback.id, at=now, kind="opened", detail={
                 "rule_code": rule_code, "rule_version": rule_version, "severity": str(severity),
-                "reading_ids": list(reading_ids), "reason": reason_en, "due_at": callback.due_at.isoformat(),
+                "reading_ids": list(reading_ids), "reason": reason_en, "reason_zh": reason_zh,
+                "due_at": callback.due_at.isoformat(),
                 "rule_due_at": due_at.isoformat()}))
             if owner is not None:
                 session.add(CallbackEvent(callback_id=callback.id, at=now, kind="assigned",
@@ -81,7 +82,7 @@ def _open_for(session: Session, patient_id: int, rule_code: str) -> Callback | N
 
 def _add_hit(session: Session, callback: Callback, *, severity: Severity, due_at: datetime, reason_zh: str,
              reason_en: str, reading_ids: Sequence[int], rule_version: int) -> None:
-    detail: dict[str, object] = {"reading_ids": list(reading_ids), "reason": reason_en}
+    detail: dict[str, object] = {"reading_ids": list(reading_ids), "reason": reason_en, "reason_zh": reason_zh}
     if SEVERITY_ORDER[severity] < SEVERITY_ORDER[callback.severity]:
         detail["severity_raised_from"] = str(callback.severity)
         callback.severity = severity

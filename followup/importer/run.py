@@ -160,7 +160,8 @@ class Importer:
     def _find(self, session: Session, clinic: Clinic, cache_key: tuple[str, str], lookup: int | None,
               errors: FieldErrors) -> int:
         if lookup is not None:
-            patient = session.get(Patient, lookup)
+            # An id beyond a database integer names no patient (and would overflow the driver).
+            patient = session.get(Patient, lookup) if 0 < lookup < 2**63 else None
             if patient is None or patient.clinic_id != clinic.id:
                 errors.add("patient_id", "No patient with id %(id)s in this clinic.", id=lookup)
                 errors.raise_if_any()

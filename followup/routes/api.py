@@ -7,7 +7,7 @@ and answers 200 with the reading stored the first time.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -144,13 +144,16 @@ def _query_time(raw: str | None, name: str, tz: tzinfo, errors: FieldErrors, *, 
     try:
         if "T" not in raw and " " not in raw.strip():
             day = date.fromisoformat(raw.strip())
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(0), tzinfo=tz)
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
+            value = datetime.combine(day + timedelta(days=1 if end else 0), time(0), tzinfo=tz)
+        else:
+            value = datetime.fromisoformat(raw.strip())
+            value = value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        value.astimezone(UTC)  # stored times are UTC: a local moment in year 1 may not exist there
+    except (ValueError, OverflowError):
         errors.add(name, "Give a date (2026-11-20) or a time with its UTC offset, e.g. %(example)s.",
                    example=EXAMPLE_TIME)
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    return value
 
 
 def _range(since: str | None, until: str | None, tz: tzinfo) -> tuple[datetime | None, datetime | None]:

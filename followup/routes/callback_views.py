@@ -127,8 +127,8 @@ def summarise(event: CallbackEvent, words: Words, names: dict[int, str]) -> str:
             elif d.get("sms_after"):
                 text += " · " + words(N_("SMS asking the patient to call goes out at %(time)s"),
                                       time=words.when(datetime.fromisoformat(d["sms_after"])))
-        case "hit_added" | "opened":
-            text = str(d.get("reason", ""))
+        case "hit_added" | "opened":  # the rule's reason was written in both languages (older events: English)
+            text = str((words.language == "zh-CN" and d.get("reason_zh")) or d.get("reason", ""))
             if d.get("severity_raised_from"):
                 text += " · " + words(N_("severity raised from %(tier)s"), tier=label(d["severity_raised_from"]))
         case "claimed":
@@ -184,9 +184,6 @@ def _chart(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, 
            glucose_unit: str, callback_id: int) -> str:
     if kind is None or not readings:
         return ""
-    svg = chart(kind, readings, words=words, window=window, glucose_unit=glucose_unit, compact=True)
-    # Several cards share a page: the ids inside each SVG (its title and description) must stay unique.
-    prefix = f"{kind.value}-small"
-    for suffix in ("-title", "-desc"):
-        svg = svg.replace(prefix + suffix, f"cb{callback_id}-{prefix}{suffix}")
-    return svg
+    # Several cards share a page: every id inside each SVG (title, description, markers) must stay unique.
+    return chart(kind, readings, words=words, window=window, glucose_unit=glucose_unit, compact=True,
+                 id_prefix=f"cb{callback_id}-{kind.value}-small")

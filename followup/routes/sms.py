@@ -20,7 +20,7 @@ from followup.conversation import handle_inbound_sms
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # Generous: a clinic's whole panel texts one number, but a flood from one address is not Twilio.
-webhook_rate_limit = RateLimitConfig(rate_limit=("second", 50), store="rate_limit")
+webhook_rate_limit = RateLimitConfig(rate_limit=("second", 50), store="rate_limit_webhook")
 _STATUS = {DeliveryState.delivered: "delivered", DeliveryState.failed: "failed", DeliveryState.sent: "sent"}
 
 

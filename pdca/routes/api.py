@@ -37,11 +37,12 @@ FIELD_NAMES = {"chart_type": "chart", "phases": "parts", "excluded": "exclude"}
 class SpcIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    chart: str = Field(description="run, i, mr, t, c, p, u, xbar or s")
+    chart: str = Field(description="run, i, mr, t, c, p, u, pp or up (Laney p′/u′), xbar or s")
     values: list[float | None] = Field(max_length=MAX_POINTS, description=(
-        "Measurements (run, i, mr, t), counts (c, p, u), subgroup means (xbar) or subgroup standard deviations (s)"))
+        "Measurements (run, i, mr, t), counts (c, p, u, pp, up), subgroup means (xbar) "
+        "or subgroup standard deviations (s)"))
     denominators: list[float | None] | None = Field(default=None, max_length=MAX_POINTS, description=(
-        "Sample sizes (p), exposures (u) or subgroup sizes (xbar, s)"))
+        "Sample sizes (p, pp), exposures (u, up) or subgroup sizes (xbar, s)"))
     sds: list[float | None] | None = Field(default=None, max_length=MAX_POINTS,
                                            description="Subgroup standard deviations (xbar only)")
     freeze: int | None = Field(default=None, description="The first k points form the baseline")

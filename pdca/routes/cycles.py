@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from core import i18n
 from core.audit import record_audit
 from core.errors import DomainError
 from core.i18n import N_
 from core.models import AuditAction
+from core.pdf import MEDIA_TYPE, download_headers
+from core.reports import CYCLE_REPORT, render_report
 from core.web import client_address, principal_of, render, requires
 from pdca import service
 from pdca.charts import RULE_NAMES
@@ -91,7 +94,7 @@ class CyclePagesController(Controller):
                                   change_label=t(N_("Cycle %(n)s"), n=cycle.number))
         stage = CycleStage(cycle.stage)
         return render("pdca/cycle.html", status_code=status_code, context={
-            "cycle": cycle, "project": project, "view": view, "chart": chart, "stage": stage,
+            "cycle": cycle, "project": project, "view": view, "chart": chart, "stage": stage, "tz": tz,
             "next_stage": next_stage(stage), "previous_stage": previous_stage(stage),
             "stages": list(CycleStage), "values": values if values is not None else _values(cycle),
             "errors": errors, "editable": set(service.editable_fields(stage)) if stage != CycleStage.done else set(),
@@ -103,6 +106,22 @@ class CyclePagesController(Controller):
             "next_cycle": service.next_in_ramp(session=db, cycle_id=cycle.id),  # type: ignore[arg-type]
             "saved": request.query_params.get("saved", ""), "plain": plain_number, "rule_names": RULE_NAMES,
         })
+
+    @get("/cycles/{cycle_id:int}/report.pdf", name="pdca:cycle-report", guards=[requires(*READ_ROLES)],
+         sync_to_thread=True)
+    def cycle_report(self, request: Request[Any, Any, Any], db: Session, cycle_id: int,
+                     lang: str | None = None) -> Response[bytes]:
+        """The cycle report as a PDF, rendered in the request (one cycle is small); another clinic's cycle: 404."""
+        principal = principal_of(request)
+        language = i18n.normalise_language(lang or request.state.get("language"))
+        rendered = render_report(session=db, kind=CYCLE_REPORT, clinic_id=principal.clinic_id,
+                                 params={"cycle_id": cycle_id}, language=language, generated_by=principal.name,
+                                 default_tz=request.app.state.settings.timezone)
+        record_audit(session=db, action=AuditAction.export, object_type=CYCLE_REPORT, object_id=cycle_id,
+                     principal=principal, client_address=client_address(request),
+                     detail=f"pdf {language} sha256={rendered.pdf.sha256}")
+        return Response(rendered.pdf.content, media_type=MEDIA_TYPE, headers=download_headers(
+            rendered.filename, fallback=f"careloop-cycle-{cycle_id}-{language}.pdf", inline=True))
 
     @post("/cycles/{cycle_id:int}", name="pdca:cycle-save", guards=[requires(*WRITE_ROLES)], sync_to_thread=True)
     def save(self, request: Request[Any, Any, Any], db: Session, cycle_id: int, data: Form) -> Any:

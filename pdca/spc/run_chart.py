@@ -21,7 +21,9 @@ class ChartType(StrEnum):
     t = "t"
     c = "c"
     p = "p"
+    pp = "pp"  # Laney p′: p limits widened by the spread of the z-scores (over-dispersion)
     u = "u"
+    up = "up"  # Laney u′
     xbar = "xbar"
     s = "s"
 
@@ -82,7 +84,8 @@ def check_series(
             raise SpcInputError(field, f"has {len(seq)} items but values has {n}")
     if kind is ChartType.c and denominators is not None:
         raise SpcInputError("denominators", "a c chart plots plain counts; use a u chart for rates")
-    if kind in (ChartType.p, ChartType.u, ChartType.xbar, ChartType.s) and denominators is None:
+    if kind in (ChartType.p, ChartType.pp, ChartType.u, ChartType.up, ChartType.xbar, ChartType.s) \
+            and denominators is None:
         what = "subgroup sizes" if kind in (ChartType.xbar, ChartType.s) else "denominators"
         raise SpcInputError("denominators", f"a {kind.value} chart needs {what}")
     if kind is ChartType.xbar and sds is None:
@@ -191,7 +194,7 @@ def _point_value(
         return None
     if not math.isfinite(raw):
         return ProblemCode.non_finite_value, "values"
-    if kind in (ChartType.c, ChartType.p, ChartType.u, ChartType.s) and raw < 0:
+    if kind in (ChartType.c, ChartType.p, ChartType.pp, ChartType.u, ChartType.up, ChartType.s) and raw < 0:
         return ProblemCode.negative_value, "values"
     if kind is ChartType.t and raw <= 0:
         return ProblemCode.non_positive_value, "values"
@@ -203,7 +206,7 @@ def _point_value(
         return ProblemCode.subgroup_too_small, "denominators"
     if size <= 0:
         return ProblemCode.zero_denominator, "denominators"
-    if kind is ChartType.p and raw > size:
+    if kind in (ChartType.p, ChartType.pp) and raw > size:
         return ProblemCode.count_above_denominator, "values"
     if kind is ChartType.xbar and sd is not None and not (math.isfinite(sd) and sd >= 0):
         return (ProblemCode.negative_value if sd < 0 else ProblemCode.non_finite_value), "sds"

@@ -124,6 +124,7 @@ class RcaPagesController(Controller):
             "draft": draft, "source": source, "values": values, "errors": errors,
             "patients": flows.patients_by_id(session=db, clinic_id=principal.clinic_id, ids=ids),
             "policy": service.get_policy(session=db, clinic_id=principal.clinic_id), **choices(),
+            "tz": ZoneInfo(clinic_of(db, principal).timezone),
         })
 
     @get("/{analysis_id:int}", name="rca:detail", sync_to_thread=True)

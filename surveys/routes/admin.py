@@ -86,6 +86,7 @@ class SurveyAdminController(Controller):
             "template": shown, "versions": versions, "questions": shown.question_defs(),
             "latest": versions[0], "saved": saved, "dimension_labels": DIMENSION_LABELS,
             "type_labels": QUESTION_TYPE_LABELS, "scale_labels": SCALE_LABELS,
+            "tz": getattr(db.get(Clinic, principal.clinic_id), "timezone", None),
         })
 
     @get("/templates/{code:str}/preview", name="surveys:template-preview", guards=[requires(*EDITORS)],

@@ -130,5 +130,11 @@ class SurveyPagesController(Controller):
             "q": q, "patients": patients, "page": Page(page, 10, total), "recent": recent, "confirmed": confirmed,
             "errors": errors, "values": values, "templates": current_templates(session=db, clinic_id=clinic_id),
             "settings": get_settings(session=db, clinic_id=clinic_id), "status_labels": INVITATION_STATUS_LABELS,
-            "trigger_labels": TRIGGER_LABELS,
+            "trigger_labels": TRIGGER_LABELS, "tz": _clinic_zone(db, clinic_id),
         })
+
+
+def _clinic_zone(db: Session, clinic_id: int) -> str | None:
+    """Send times show in the clinic's own time zone, whatever the server's."""
+    clinic = db.get(Clinic, clinic_id)
+    return clinic.timezone if clinic is not None else None

@@ -23,7 +23,7 @@ from surveys.routes.helpers import field_messages
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # Guessing a 128-bit token is hopeless, but a ceiling per address keeps a script from hammering the page.
-survey_rate_limit = RateLimitConfig(rate_limit=("minute", 30), store="rate_limit")
+survey_rate_limit = RateLimitConfig(rate_limit=("minute", 30), store="rate_limit_survey")
 # The link is a bearer secret: never cached, never sent on as a Referer.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 CLOSED_STATUS = {"unknown": 404, "expired": 410, "answered": 200, "thanks": 200}

@@ -99,6 +99,16 @@ def test_admin_reads_the_audit_log_but_a_doctor_cannot(client, session):
     assert "login" in response.text
 
 
+def test_the_audit_filter_with_an_empty_patient_box_lists_every_entry_in_words(client, session):
+    clinic = make_clinic(session)
+    make_staff(session, clinic, role="admin", username="boss", language="en")
+    session.commit()
+    login_staff(client, "boss")
+    response = client.get("/admin/audit?action=&patient_id=&page=1", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "Signed in" in response.text.split("<tbody>")[1]  # the action in words, not the stored "login"
+
+
 def test_admin_adds_a_doctor_who_can_then_sign_in(client, session):
     clinic = make_clinic(session)
     make_staff(session, clinic, role="admin", username="boss")

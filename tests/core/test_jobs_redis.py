@@ -26,7 +26,7 @@ from core.jobs import sweep_outbox
 from core.messaging import queue_sms, set_gateway
 from core.models import JobStatus, OutboxJob, SmsMessage, SmsStatus
 from core.settings import REPO_ROOT, Settings
-from core.sms import TwilioGateway
+from core.sms_gateways import TwilioGateway
 from tests.conftest import _services_missing, _truncate_all
 from tests.twilio_standin import TwilioStandIn
 
@@ -96,7 +96,7 @@ def test_job_written_while_the_broker_is_down_is_delivered_when_it_is_back(pg_se
 
 
 def _development():
-    from core.sms import DevelopmentGateway
+    from core.sms_gateways import DevelopmentGateway
 
     return DevelopmentGateway()
 

@@ -10,7 +10,6 @@ from twilio.request_validator import RequestValidator
 from core.sms import (
     DEVELOPMENT_AUTH_TOKEN,
     DeliveryState,
-    DevelopmentGateway,
     ErrorKind,
     MalformedWebhook,
     OptOutType,
@@ -18,10 +17,9 @@ from core.sms import (
     SmsGateway,
     SmsSendError,
     TemporarySendError,
-    TwilioGateway,
     classify_error_code,
-    gateway_from_settings,
 )
+from core.sms_gateways import DevelopmentGateway, TwilioGateway, gateway_from_settings
 from tests.twilio_standin import TwilioStandIn
 
 FROM = "+15017122661"

@@ -228,3 +228,15 @@ def test_home_sends_clinical_staff_to_the_queue_and_the_committee_elsewhere(clie
     login_staff(client, "qc1")
     assert client.get("/", follow_redirects=False).headers["location"] == "/patients"
     assert client.get("/callbacks", follow_redirects=False).status_code == 403
+
+
+def test_the_callback_history_tells_why_it_opened_in_the_readers_language(client, session, settings):
+    clinic, doctor = _doctor(client, session, language="zh-CN")
+    patient = make_patient(session, clinic, name="王秀英", family_doctor_id=doctor.id)
+    session.commit()
+    _send_on_consecutive_days(client, session, settings, patient, "空腹血糖11.0")
+    session.expire_all()
+    callback = session.scalars(select(Callback).where(Callback.patient_id == patient.id,
+                                                      Callback.rule_code == "DES-GLU-3D")).one()
+    history = client.get(f"/callbacks/{callback.id}").text.split("<tbody>")[-1]
+    assert callback.reason_zh in history and callback.reason_en not in history

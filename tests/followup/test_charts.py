@@ -1,7 +1,9 @@
-"""Reading charts: well-formed, escaped, accessible SVG on a real time axis, in any language, for WeasyPrint."""
+"""Reading charts: well-formed, escaped, accessible SVG on a real time axis, in any language, for WeasyPrint;
+series, target band, limit lines and meter flags found by their ids."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -10,7 +12,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.charts import (
@@ -56,6 +58,29 @@ def parse(svg: str) -> ET.Element:
     return ET.fromstring(svg)
 
 
+def by_id(root: ET.Element, gid: str) -> ET.Element | None:
+    return next((e for e in root.iter() if e.get("id") == gid), None)
+
+
+def markers(root: ET.Element, gid: str) -> list[ET.Element]:
+    group = by_id(root, gid)
+    return [] if group is None else list(group.iter("{http://www.w3.org/2000/svg}use"))
+
+
+def legend(root: ET.Element, uid: str) -> list[str]:
+    """The legend's texts in order: entry k is "<uid>-legend-<k>"."""
+    entries = [e for e in root.iter() if re.fullmatch(rf"{uid}-legend-\d+", e.get("id") or "")]
+    return [t.text for entry in entries for t in entry.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def line_pieces(root: ET.Element, gid: str) -> int:
+    """How many separate stretches the line with this id is drawn in."""
+    group = by_id(root, gid)
+    if group is None:
+        return 0
+    return sum(len(re.findall(r"M ", p.get("d"))) for p in group.iter("{http://www.w3.org/2000/svg}path"))
+
+
 def test_chart_is_accessible_svg_that_scales():
     root = parse(glucose([reading(value="7.2")]))
     assert root.get("role") == "img" and root.get("width") == "100%" and root.get("viewBox").startswith("0 0 440 ")
@@ -73,11 +98,15 @@ def test_every_passed_text_is_escaped():
 
 def test_glucose_chart_shades_the_fasting_target_and_marks_the_after_meal_limit():
     root = parse(glucose([reading(value="6.1"), reading(value="11.0", context="after_meal_2h", days_ago=1)]))
-    band = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == "#dcefdc"]
-    dashed = [ln for ln in root.iter("{http://www.w3.org/2000/svg}line") if ln.get("stroke-dasharray") == "6 4"]
-    assert band and dashed
-    legend = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert {"Fasting", "Other times", "Fasting target", "After a meal: under"} <= set(legend)
+    band = by_id(root, "glucose-band-1").find(".//svg:path", NS)
+    assert "fill: #dcefdc" in band.get("style")
+    ys = [float(y) for y in re.findall(r"[ML] [-\d.]+ ([-\d.]+)", band.get("d"))]
+    limit = by_id(root, "glucose-line-1").find(".//svg:path", NS)
+    assert "stroke-dasharray" in limit.get("style")
+    limit_y = float(re.findall(r"[ML] [-\d.]+ ([-\d.]+)", limit.get("d"))[0])
+    assert limit_y < min(ys)  # the after-meal limit (10) is drawn above the fasting band (4.4–7.0)
+    assert len(markers(root, "glucose-series-1")) == 1 and len(markers(root, "glucose-series-2")) == 1
+    assert legend(root, "glucose") == ["Fasting", "Other times", "Fasting target", "After a meal: under"]
 
 
 def test_glucose_sent_in_mg_dl_is_plotted_in_the_patients_unit():
@@ -95,8 +124,10 @@ def test_mg_dl_chart_uses_the_mg_dl_targets():
 
 def test_meter_flag_is_drawn_at_the_edge_with_its_own_legend_entry():
     root = parse(glucose([reading(value="7.2"), reading(flag="hi", context="random", days_ago=1)]))
-    titles = [el.text for el in root.iter("{http://www.w3.org/2000/svg}title")]
-    assert "tip None" in titles  # the flagged point carries its tooltip
+    flag = by_id(root, "glucose-flags-2-hi")
+    assert [t.text for t in flag.iter("{http://www.w3.org/2000/svg}title")] == ["tip None"]  # with its tooltip
+    point = by_id(root, "glucose-series-1").find(".//svg:use", NS)
+    assert float(flag.find(".//svg:use", NS).get("y")) < float(point.get("y"))  # HI: at the top, above 7.2
     assert "Meter showed HI or LO" in [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
 
 
@@ -105,16 +136,22 @@ def test_blood_pressure_chart_draws_both_numbers_of_every_reading():
     root = parse(blood_pressure_chart(readings, texts=TEXTS, window=WINDOW, systolic_label="Upper",
                                       diastolic_label="Lower", target_label="Home target 135/85",
                                       tip=lambda r: f"{r.systolic}/{r.diastolic}"))
-    svg = "{http://www.w3.org/2000/svg}"
-    circles = [c for c in root.iter(svg + "circle") if c.find(svg + "title") is not None]
-    squares = [r for r in root.iter(svg + "rect") if r.find(svg + "title") is not None]
-    assert len(circles) == 4 and len(squares) == 4  # systolic circles, diastolic squares: not colour alone
-    assert len(root.findall(".//svg:polyline", NS)) == 2
+    assert len(markers(root, "bp-series-1")) == 4 and len(markers(root, "bp-series-2")) == 4
+    # systolic circles, diastolic squares: told apart by shape, not colour alone
+    shapes = {by_id(root, g).find(".//svg:defs/svg:path", NS).get("d") for g in ("bp-series-1", "bp-series-2")}
+    assert len(shapes) == 2
+    assert line_pieces(root, "bp-series-1-line") == 1 and line_pieces(root, "bp-series-2-line") == 1
+    titles = [t.text for t in by_id(root, "bp-series-1").iter("{http://www.w3.org/2000/svg}title")]
+    assert sorted(titles) == ["147/92", "148/93", "149/94", "150/95"]
+    assert by_id(root, "bp-line-1") is not None and by_id(root, "bp-line-2") is not None  # 135 and 85
+    assert legend(root, "bp") == ["Upper", "Lower", "Home target 135/85"]  # two lines, one legend entry
 
 
 def test_line_breaks_where_readings_are_days_apart():
     readings = [reading(value="7.0", days_ago=d) for d in (0, 1, 8, 9)]
-    assert len(parse(glucose(readings)).findall(".//svg:polyline", NS)) == 2
+    assert line_pieces(parse(glucose(readings)), "glucose-series-1-line") == 2
+    together = [reading(value="7.0", days_ago=d) for d in (0, 1, 2, 3)]
+    assert line_pieces(parse(glucose(together)), "glucose-series-1-line") == 1
 
 
 def test_weight_chart_uses_the_unit_the_patient_sends_now():
@@ -131,10 +168,9 @@ def test_weight_chart_uses_the_unit_the_patient_sends_now():
 def test_points_outside_the_window_stay_inside_the_frame():
     points = [ChartPoint(END - timedelta(days=40), 7.0, "old"), ChartPoint(END, 8.0, "now")]
     root = parse(render_chart(series=[Series("x", points, "#000")], texts=TEXTS, window=WINDOW))
-    xs = [float(c.get("cx")) for c in root.iter("{http://www.w3.org/2000/svg}circle") if c.find("svg:title", NS)
-          is not None]
+    xs = [float(u.get("x")) for u in markers(root, "readings-series-1")]
     width = float(root.get("viewBox").split()[2])
-    assert all(0 <= x <= width for x in xs)
+    assert len(xs) == 2 and all(0 <= x <= width for x in xs)
 
 
 def test_day_ticks_fall_on_the_patients_local_midnights():
@@ -160,6 +196,7 @@ def test_a_window_that_ends_before_it_starts_is_refused():
         render_chart(series=[], texts=TEXTS, window=TimeWindow(END, END - timedelta(days=1), SHANGHAI))
 
 
+@settings(max_examples=50, deadline=None)
 @given(label=st.text(max_size=40), values=st.lists(st.floats(min_value=-1e6, max_value=1e6), max_size=30),
        flags=st.lists(st.sampled_from([None, "hi", "lo"]), max_size=5))
 def test_any_text_and_values_render_well_formed_xml(label, values, flags):

@@ -183,7 +183,7 @@ def test_a_reading_from_yesterday_evening_is_stored_at_that_local_time(client, s
     assert taken == datetime(yesterday.year, yesterday.month, yesterday.day, 21, 30, tzinfo=SHANGHAI)
 
 
-def test_a_time_still_to_come_or_a_day_before_yesterday_is_refused(client, session):
+def test_a_time_still_to_come_or_a_day_older_than_the_day_before_yesterday_is_refused(client, session):
     _, patient = _patient_signed_in(client, session)
     base = f"/me/patients/{patient.id}/readings"
     later = (datetime.now(SHANGHAI) + timedelta(hours=2))
@@ -324,7 +324,8 @@ def test_sms_and_web_readings_land_in_the_same_table_and_chart(client, session, 
     assert "150/95 mmHg" in page and "138/86 mmHg" in page
     assert ">SMS</span>" in page and ">Web</span>" in page
     chart = page[page.index('id="chart-blood_pressure"'):page.index("</svg>", page.index('id="chart-blood_pressure"'))]
-    assert len(re.findall(r"<circle [^>]*><title>", chart)) == 2  # one systolic marker per reading
+    systolic = chart[chart.index('id="blood_pressure-series-1"'):chart.index('id="blood_pressure-series-2"')]
+    assert len(re.findall(r"<g><title>[^<]*</title><use ", systolic)) == 2  # one systolic marker per reading
     assert "2 readings" in chart
 
 

@@ -1,5 +1,7 @@
 """The Check reading of a measure (pure): the change as a new phase, and the signal state after it."""
 
+import re
+import xml.etree.ElementTree as ET
 from datetime import date
 
 from followup.dates import Granularity, periods_between
@@ -60,15 +62,34 @@ def test_without_a_whole_period_after_the_change_there_is_not_enough_data():
     assert read_check(series, None).state is SignalState.not_enough_data
 
 
+def _ids(svg: str) -> dict[str, ET.Element]:
+    return {e.get("id").split("-", 2)[-1]: e for e in ET.fromstring(svg).iter() if e.get("id")}
+
+
 def test_the_sparkline_marks_the_change_and_names_the_state_for_screen_readers():
     series = monthly(BASELINE + [60, 62], [100] * 14)
     svg = sparkline(series, phase_start=12, state=SignalState.improvement, label="Calls answered: improvement")
-    assert svg.startswith("<svg") and 'aria-label="Calls answered: improvement"' in svg
-    assert "stroke-dasharray" in svg and "#00b0f0" in svg
+    root = ET.fromstring(svg)
+    assert root.get("role") == "img" and root.get("aria-label") == "Calls answered: improvement"
+    parts = _ids(svg)
+    divider = parts["divider"].find("{http://www.w3.org/2000/svg}path")
+    assert "stroke-dasharray" in divider.get("style")
+    x = float(re.search(r"M ([\d.]+)", divider.get("d")).group(1))
+    assert 160 * 11 / 13 < x < 160 * 12 / 13  # between the last month before the change and the first after
+    last = parts["last"].find(".//{http://www.w3.org/2000/svg}use")
+    assert "fill: #00b0f0" in last.get("style") and float(last.get("x")) > 150
+
+
+def test_sparklines_of_different_cards_share_no_ids():
+    one = sparkline(monthly(BASELINE, [100] * 12), phase_start=None, state=SignalState.no_signal, label="A")
+    two = sparkline(monthly(BASELINE[::-1], [100] * 12), phase_start=None, state=SignalState.no_signal, label="B")
+    ids = [{e.get("id") for e in ET.fromstring(svg).iter() if e.get("id")} for svg in (one, two)]
+    assert ids[0] and not ids[0] & ids[1]
 
 
 def test_an_empty_series_draws_a_placeholder_line():
     series = monthly([0], [0])
     series = Series(periods=series.periods, labels=series.labels, cells=(Cell(None),), chart="p", multiply=100,
                     direction=Direction.increase)
-    assert "<polyline" not in sparkline(series, phase_start=None, state=SignalState.not_enough_data, label="x")
+    parts = _ids(sparkline(series, phase_start=None, state=SignalState.not_enough_data, label="x"))
+    assert "empty" in parts and "line" not in parts and "last" not in parts

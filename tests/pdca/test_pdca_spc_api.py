@@ -4,6 +4,7 @@ imported from its tests), and the 422s that name the field at fault."""
 import pytest
 
 from tests.factories import make_clinic, make_staff, make_token
+from tests.pdca.spc.test_spc_laney import PP_COUNTS, PP_LIMITS, PP_SIZES, UP_COUNTS, UP_LIMITS, UP_SIZES
 from tests.pdca.spc.test_spc_reference_vectors import CDI, CIRCUIT, COST, ORANGE_JUICE, close, subgroups
 
 TBL_7_4_1_COUNTS = [12, 8, 6, 9, 10, 12, 11, 16, 10, 6, 20, 15, 9, 8, 6, 8, 10, 7, 5, 8, 5, 8, 10, 6, 9]
@@ -169,6 +170,21 @@ def test_a_count_above_its_denominator_is_a_422_on_that_value(spc):
 def test_too_few_points_for_limits_is_a_422(spc):
     result = spc({"chart": "i", "values": [5]}, 422)
     assert "too few" in fields(result)["values"]
+
+
+@pytest.mark.parametrize(("chart", "counts", "sizes", "centre", "limits"), [
+    ("pp", PP_COUNTS, PP_SIZES, "0.125", PP_LIMITS),
+    ("up", UP_COUNTS, UP_SIZES, "3.1", UP_LIMITS),
+])
+def test_laney_p_prime_and_u_prime_are_selectable_as_pp_and_up(spc, chart, counts, sizes, centre, limits):
+    result = spc({"chart": chart, "values": counts, "denominators": sizes})
+    assert result["chart"] == chart
+    for point, (lcl, ucl) in zip(result["points"], limits, strict=True):
+        assert close(point["cl"], centre) and close(point["lcl"], lcl) and close(point["ucl"], ucl)
+
+
+def test_a_laney_chart_without_denominators_is_a_422(spc):
+    assert "denominators" in fields(spc({"chart": "up", "values": [1, 2, 3]}, 422))
 
 
 def test_a_p_chart_without_denominators_is_a_422(spc):

@@ -65,6 +65,20 @@ def test_the_delay_is_a_clinic_setting(session, run_jobs):
     assert invitation.send_after >= before + timedelta(hours=48)
 
 
+def test_with_no_delay_the_survey_goes_out_with_the_callback_not_at_the_next_sweep(session, run_jobs):
+    clinic = make_clinic(session)
+    patient = make_patient(session, clinic)
+    settings = get_settings(session=session, clinic_id=clinic.id)
+    settings.delay_hours, settings.window_start_hour, settings.window_end_hour = 0, 0, 24
+    session.commit()
+    _complete_callback(session, patient, callback_id=44)
+    run_jobs()  # the callback.completed subscriber only; the five-minute dispatch sweep does not run here
+    [invitation] = _invitations(session, patient)
+    assert invitation.status == InvitationStatus.sent
+    [sms] = outbound(session, "survey_invite")
+    assert sms.phone == patient.phone
+
+
 def test_a_callback_that_did_not_reach_the_patient_sends_no_survey(session, run_jobs):
     clinic = make_clinic(session)
     patient = make_patient(session, clinic)

@@ -29,7 +29,7 @@ GLUCOSE_UNITS = (Unit.mmol_l, Unit.mg_dl)
 CONTEXTS = tuple(GlucoseContext)
 # A phone clock a few minutes ahead of the server is not a reading from the future.
 CLOCK_SKEW = timedelta(minutes=5)
-PATIENT_DAYS_BACK = 1  # today or yesterday: later than that, a home reading is better sent at the next one
+PATIENT_DAYS_BACK = 2  # today back to the day before yesterday: enough to catch up after a weekend away
 STAFF_DAYS_BACK = 30  # staff transcribe a home diary at a visit
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _TIME = re.compile(r"([01]?\d|2[0-3])[:：.](\d\d)")
@@ -162,7 +162,7 @@ def _taken_at(data: dict[str, Any], *, tz: tzinfo, days_back: int, now: datetime
         day = None
     if day is None or day not in allowed_days(tz=tz, days_back=days_back, now=now):
         if days_back == PATIENT_DAYS_BACK:
-            errors.add("date", "Choose today or yesterday.")
+            errors.add("date", "Choose today, yesterday or the day before yesterday.")
         else:
             errors.add("date", "Choose a day within the last %(days)s days.", days=days_back)
         return None

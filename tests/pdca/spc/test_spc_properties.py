@@ -23,8 +23,8 @@ def chart_inputs(draw, values=finite):
         "screen_mr": draw(st.booleans()),
         "multiply": draw(st.sampled_from([1.0, 100.0, 1000.0])),
     }
-    # Every kind but c may take denominators (c plots plain counts); p, u, xbar and s need them.
-    if kind in (ChartType.p, ChartType.u, ChartType.xbar, ChartType.s) or (
+    # Every kind but c may take denominators (c plots plain counts); p, pp, u, up, xbar and s need them.
+    if kind in (ChartType.p, ChartType.pp, ChartType.u, ChartType.up, ChartType.xbar, ChartType.s) or (
         kind is not ChartType.c and draw(st.booleans())
     ):
         kwargs["denominators"] = draw(st.lists(st.one_of(st.none(), finite), min_size=n, max_size=n))
