@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from clinic.models import ApiToken, Caregiver, Clinic, LoginCode, Patient, StaffUser
@@ -113,9 +113,12 @@ def principal_for_token(*, session: Session, token: str) -> Principal | None:
         return None
     api_token, user = row
     now = utcnow()
-    # Stamped once a minute, not per call: concurrent calls with one token would otherwise queue on its row.
+    # Stamped once a minute, not per call, and only when no other call is stamping it: the check runs in the
+    # call's own transaction, so concurrent calls with one token would otherwise queue on its row.
     if api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_STAMP_INTERVAL:
-        api_token.last_used_at = now
+        free = select(ApiToken.id).where(ApiToken.id == api_token.id).with_for_update(skip_locked=True)
+        session.execute(update(ApiToken).where(ApiToken.id.in_(free)).values(last_used_at=now)
+                        .execution_options(synchronize_session=False))
     return with_timezone(session=session, principal=staff_principal(user, via_token=True))
 
 

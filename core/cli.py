@@ -71,6 +71,7 @@ def clinic_create(code: str, name: str, timezone: str, profile: str, language: s
         with unit_of_work(get_engine(get_settings())) as session:
             created = create_clinic(session=session, code=code, name=name, timezone=timezone, profile=profile,
                                     language=language)
+            _seed_rules(session, [created])
             click.echo(f"clinic {created.code} created (id {created.id})")
     except DomainError as exc:
         _fail(exc)
@@ -135,6 +136,7 @@ def _seed_demo(patients: int) -> bool:
             click.echo("demo data already present")
             return False
         clinics = seed_clinics(session=session, patients_per_clinic=patients)
+        _seed_rules(session, [demo_clinic.clinic for demo_clinic in clinics])
         _seed_domain_demos(session, clinics)
     click.echo("demo data created. Sign in at /login with:")
     for demo_clinic in clinics:
@@ -143,6 +145,14 @@ def _seed_demo(patients: int) -> bool:
     click.echo("patients sign in at /login/code with their phone, e.g. +8613700000001 "
                "(the code appears on the SMS log page)")
     return True
+
+
+def _seed_rules(session: Session, clinics: list) -> None:  # type: ignore[type-arg]
+    """A new clinic starts with its profile's default rules, so its first readings have nothing to seed."""
+    from followup.rulebook import ensure_default_rules
+
+    for clinic in clinics:
+        ensure_default_rules(session=session, clinic=clinic)
 
 
 def _seed_domain_demos(session: Session, clinics: list) -> None:  # type: ignore[type-arg]

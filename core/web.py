@@ -38,6 +38,7 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "principal"
+_REQUEST_DB = "careloop.request_db"  # the session a bearer token was checked in, handed on to the request
 SEEN_KEY = "seen"  # when the signed-in user last made a request (epoch seconds), for the idle timeout
 _ROTATE_SESSION = "careloop.rotate_session"
 _FRESH_SESSION_ID = "careloop.fresh_session_id"
@@ -61,11 +62,14 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[S
     Begin, commit and rollback run on anyio's worker threads, never on the executor that runs sync handlers:
     a request holding a row lock must not wait for a handler thread to commit, or the handlers queued on that
     lock would wait for ever (six concurrent sign-ins of one user hung the server for good;
-    tests/hardening/test_sustained_load.py)."""
-    session = Session(get_engine(request.app.state.settings), expire_on_commit=False)
+    tests/hardening/test_sustained_load.py).
+
+    An API call's session was opened by AuthMiddleware to check its token: the token, the work and the audit row
+    share one transaction, and the call one connection."""
+    session = request.scope.pop(_REQUEST_DB, None)  # type: ignore[misc]
+    if session is None:
+        session = await to_thread.run_sync(_begin_request_session, request.app.state)
     try:
-        if request.app.state.get("sqlite_write_lock_first"):
-            await to_thread.run_sync(lambda: session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"}))
         yield session
         await to_thread.run_sync(session.commit)
     except BaseException:
@@ -75,11 +79,32 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[S
         await to_thread.run_sync(session.close)
 
 
+def _begin_request_session(app_state: Any) -> Session:
+    session = Session(get_engine(app_state.settings), expire_on_commit=False)
+    if app_state.get("sqlite_write_lock_first"):
+        try:
+            session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+        except BaseException:
+            session.close()
+            raise
+    return session
+
+
 class AuthMiddleware(AbstractAuthenticationMiddleware):
     """API calls authenticate with a bearer token only; pages with the server-side session.
 
     Anonymous callers pass through with `user=None`; guards decide what they may reach.
     """
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A token was checked but no handler took its session (refused by a guard, not found, no `db`):
+            # keep what the check wrote (the token's last use) and give the connection back.
+            leftover = scope.pop(_REQUEST_DB, None)  # type: ignore[misc]
+            if leftover is not None:
+                await to_thread.run_sync(_finish, leftover)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         app_state = connection.app.state
@@ -89,8 +114,9 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return AuthenticationResult(user=None, auth=None)
-            principal = await to_thread.run_sync(_load_with_session, app_state, app_state.token_loader,
-                                                 {"token": token.strip()})
+            principal, session = await to_thread.run_sync(_check_token, app_state, token.strip())
+            if session is not None:
+                connection.scope[_REQUEST_DB] = session  # type: ignore[literal-required]
             return AuthenticationResult(user=principal, auth="token")
         stored = connection.scope.get("session") or {}
         ident = stored.get(SESSION_KEY) if isinstance(stored, dict) else None
@@ -104,6 +130,31 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         principal = await to_thread.run_sync(_load_with_session, app_state, app_state.principal_loader,
                                              {"kind": ident.get("kind"), "user_id": ident.get("id")})
         return AuthenticationResult(user=principal, auth="session")
+
+
+def _check_token(app_state: Any, token: str) -> tuple[Principal | None, Session | None]:
+    """The token's principal, read in what becomes the request's session (None for an unknown token)."""
+    session = _begin_request_session(app_state)
+    try:
+        principal = app_state.token_loader(session=session, token=token)
+    except BaseException:
+        session.rollback()
+        session.close()
+        raise
+    if principal is None:
+        session.close()
+        return None, None
+    return principal, session
+
+
+def _finish(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def _load_with_session(app_state: Any, loader: Callable[..., Principal | None], kwargs: dict[str, Any]) -> Any:

@@ -33,7 +33,7 @@ from followup.enums import (
 from followup.models import Callback, Reading
 from followup.rulebook import ActiveRule, active_rules
 from followup.rules import ReadingFact, RuleHit, evaluate, evaluate_symptoms, window_for
-from followup.service import as_fact, facts_in_window
+from followup.service import as_fact, facts_for_windows
 from followup.units import Unit
 from followup.validation import ResolvedReading
 
@@ -63,20 +63,23 @@ def evaluate_readings(
     rules = active_rules(session=session, clinic=clinic)
     new_facts = [as_fact(r) for r in readings]
     candidate_facts = [_candidate_fact(c, -(i + 1), now) for i, c in enumerate(candidates)]
+    programmes = {str(p) for p in patient.programmes}
+    applicable = [a for a in rules if a.definition.type != RuleType.missing_data
+                  and PROGRAMME_ONLY.get(a.definition.code, "") in programmes | {""}]
+    # The rules a new reading's kind reaches read their windows together: one query per kind, cut per rule.
+    windowed = [a for a in applicable if a.definition.type != RuleType.symptom
+                and any(a.definition.kind == f.kind for f in new_facts)]
+    windows = dict(zip((a.row_id for a in windowed), facts_for_windows(
+        session=session, patient_id=patient.id,
+        specs=[window_for(a.definition, now=now, tz=tz) for a in windowed]), strict=True))
     found: list[tuple[ActiveRule, RuleHit]] = []
-    for active in rules:
+    for active in applicable:
         rule = active.definition
-        needed = PROGRAMME_ONLY.get(rule.code)
-        if needed and needed not in {str(p) for p in patient.programmes}:
-            continue
         hit: RuleHit | None = None
         if rule.type == RuleType.symptom:
             hit = evaluate_symptoms(rule, symptoms=symptoms, now=now, tz=tz) if symptoms else None
-        elif rule.type == RuleType.missing_data:
-            continue
-        elif new_facts and any(rule.kind == f.kind for f in new_facts):
-            window = facts_in_window(session=session, patient_id=patient.id, spec=window_for(rule, now=now, tz=tz))
-            hit = evaluate(rule, new_readings=new_facts, window=window, tz=tz, now=now)
+        elif active.row_id in windows:
+            hit = evaluate(rule, new_readings=new_facts, window=windows[active.row_id], tz=tz, now=now)
         if hit is None and candidate_facts and rule.type == RuleType.single_threshold:
             hit = evaluate(rule, new_readings=candidate_facts, window=[], tz=tz, now=now)
         if hit is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +38,32 @@ def ensure_default_rules(*, session: Session, clinic: Clinic) -> None:
         pass
 
 
+# Rules are append-only (an edit or a switch is a new row), so a clinic's newest row (id and time, which also
+# tells apart databases that reuse ids) names the whole rule set; the cache is per process and per database.
+_cache: dict[tuple[str, int], tuple[tuple[int, datetime], list[ActiveRule]]] = {}
+_cache_lock = threading.Lock()
+
+
 def active_rules(*, session: Session, clinic: Clinic) -> list[ActiveRule]:
-    """The newest active version of each of the clinic's rules."""
-    ensure_default_rules(session=session, clinic=clinic)
+    """The newest active version of each of the clinic's rules: one indexed probe per call while they are
+    unchanged; a saved rule has a newer row, so the next reading loads (and uses) it."""
+    newest = session.execute(select(ClinicRule.id, ClinicRule.created_at).where(ClinicRule.clinic_id == clinic.id)
+                             .order_by(ClinicRule.id.desc()).limit(1)).first()
+    if newest is None:  # a clinic made without them (clinics are seeded when created by the CLI and demo)
+        ensure_default_rules(session=session, clinic=clinic)
+        return _load_active(session, clinic)
+    key, fingerprint = (str(session.get_bind().engine.url), clinic.id), (newest.id, newest.created_at)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return list(cached[1])
+    # Loaded after the probe: a rule saved in between is loaded under the older fingerprint and reloaded next time.
+    rules = _load_active(session, clinic)
+    with _cache_lock:
+        _cache[key] = (fingerprint, rules)
+    return list(rules)
+
+
+def _load_active(session: Session, clinic: Clinic) -> list[ActiveRule]:
     newest = (select(ClinicRule.code, func.max(ClinicRule.version).label("version"))
               .where(ClinicRule.clinic_id == clinic.id).group_by(ClinicRule.code).subquery())
     rows = session.scalars(

@@ -126,6 +126,10 @@ def record_readings(
                 stored.append(existing)
                 continue
         reading = _row(patient, resolved, taken_at, entry, external_id)
+        if external_id is None:  # nothing to collide with: stored by the flush below, without a savepoint
+            session.add(reading)
+            stored.append(reading)
+            continue
         try:
             with session.begin_nested():
                 session.add(reading)
@@ -188,6 +192,47 @@ def facts_in_window(*, session: Session, patient_id: int, spec: WindowSpec) -> l
     if spec.limit is not None:
         query = query.limit(spec.limit)
     return [as_fact(r) for r in session.scalars(query)]
+
+
+def facts_for_windows(*, session: Session, patient_id: int, specs: Sequence[WindowSpec]) -> list[list[ReadingFact]]:
+    """What each spec asks for (as facts_in_window would return it), reading each kind's widest dated window
+    once and cutting it per spec in Python: a reading costs one query per kind, not one per rule.
+
+    A spec with only a count (the newest n) is cut from that window when the window holds n of its readings;
+    otherwise it gets its own limited query, so no rule ever reads further back than its window."""
+    dated: dict[ReadingKind, list[WindowSpec]] = {}
+    for spec in specs:
+        if spec.limit != 0 and spec.since is not None and spec.kind is not None:
+            dated.setdefault(spec.kind, []).append(spec)
+    fetched: dict[ReadingKind, tuple[frozenset[str] | None, list[ReadingFact]]] = {}
+    for kind, group in dated.items():
+        contexts = None if any(not s.contexts for s in group) else frozenset(
+            str(c) for s in group for c in s.contexts or ())
+        union = tuple(GlucoseContext(c) for c in sorted(contexts)) if contexts else None
+        widest = WindowSpec(kind=kind, contexts=union, since=min(s.since for s in group if s.since), limit=None)
+        fetched[kind] = (contexts, facts_in_window(session=session, patient_id=patient_id, spec=widest))
+    results: list[list[ReadingFact]] = []
+    for spec in specs:
+        got = fetched.get(spec.kind) if spec.kind is not None and spec.limit != 0 else None
+        if got is not None and _covers(got[0], spec.contexts):
+            cut = _cut(got[1], spec)
+            if spec.since is not None or (spec.limit is not None and len(cut) >= spec.limit):
+                results.append(cut)
+                continue
+        results.append(facts_in_window(session=session, patient_id=patient_id, spec=spec))
+    return results
+
+
+def _covers(fetched: frozenset[str] | None, wanted: Sequence[GlucoseContext] | None) -> bool:
+    return fetched is None or (bool(wanted) and {str(c) for c in wanted or ()} <= fetched)
+
+
+def _cut(facts: list[ReadingFact], spec: WindowSpec) -> list[ReadingFact]:
+    """The spec's slice of a wider window (already newest first), as facts_in_window's query would select it."""
+    wanted = {str(c) for c in spec.contexts} if spec.contexts else None
+    cut = [f for f in facts if (wanted is None or (f.context is not None and str(f.context) in wanted))
+           and (spec.since is None or f.taken_at >= spec.since)]
+    return cut if spec.limit is None else cut[:spec.limit]
 
 
 def list_readings(

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from clinic.enums import Programme
 from clinic.models import Patient, StaffUser
 from followup.callbacks.outcomes import QueueScope
+from followup.callbacks.policy import get_policy
 from followup.enums import SEVERITY_ORDER, Severity
 from followup.models import Callback, CallbackEvent, CallbackStatus, FollowupPolicy, Reading
 
@@ -72,8 +73,12 @@ def queue_query(*, clinic_id: int, viewer_id: int, filters: QueueFilters,
 
 
 def list_callbacks(*, session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
-                   policy: FollowupPolicy, page: int = 1, per_page: int = 20
+                   policy: FollowupPolicy | None = None, page: int = 1, per_page: int = 20
                    ) -> tuple[list[tuple[Callback, Patient]], int]:
+    """One page of the queue and the count of all; the clinic's policy is read only when "mine" needs it."""
+    if policy is None:
+        policy = (get_policy(session=session, clinic_id=clinic_id) if filters.scope is QueueScope.mine
+                  else FollowupPolicy(clinic_id=clinic_id))
     query = queue_query(clinic_id=clinic_id, viewer_id=viewer_id, filters=filters, policy=policy)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).all()

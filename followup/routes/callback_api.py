@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
@@ -22,7 +23,6 @@ from followup.callbacks import (
     close_callback,
     events_for,
     get_callback,
-    get_policy,
     list_callbacks,
     log_attempt,
     tripped_readings,
@@ -68,8 +68,7 @@ class CallbackApiController(Controller):
             errors.raise_if_any()
         filters = QueueFilters(scope=scope, severity=severity, status=status, assigned_to=assigned_to)
         rows, total = list_callbacks(session=db, clinic_id=principal.clinic_id, viewer_id=principal.user_id,
-                                     filters=filters, policy=get_policy(session=db, clinic_id=principal.clinic_id),
-                                     page=page, per_page=per_page)
+                                     filters=filters, page=page, per_page=per_page)
         callbacks = [c for c, _ in rows]
         record_audit(session=db, action=AuditAction.view, object_type="callback_list", principal=principal,
                      client_address=client_address(request), detail=f"api page={page} count={len(rows)}")
@@ -107,7 +106,9 @@ class CallbackApiController(Controller):
 
 
 def _items(db: Session, principal: Principal, callbacks: list[Callback]) -> list[dict[str, Any]]:
-    tz = clinic_timezone(session=db, clinic_id=principal.clinic_id)
+    # A staff member's principal carries the clinic's time zone (read when the token was checked).
+    tz = ZoneInfo(principal.timezone) if principal.timezone else clinic_timezone(session=db,
+                                                                              clinic_id=principal.clinic_id)
     readings = tripped_readings(session=db, callbacks=callbacks)
     return [callback_item(c, readings=readings, language=principal.language, tz=tz) for c in callbacks]
 

@@ -3,9 +3,11 @@ confirmation line after an action, in the reader's language and the clinic's tim
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,9 +22,13 @@ from followup.callbacks.outcomes import LABELS
 from followup.charts import TimeWindow
 from followup.enums import ReadingKind
 from followup.models import Callback, CallbackEvent, CallbackStatus, Reading
-from followup.routes.readings.views import CONTEXT_LABELS, Words, chart
+from followup.routes.readings.views import CONTEXT_LABELS, Words, chart, chart_texts
 
 CHART_DAYS = 14
+# A card's chart served as an image ends at the next step, so the same readings give the same bytes for a while
+# and a rendered chart can be kept (CHART_CACHE charts per process, keyed by everything drawn).
+CHART_STEP = timedelta(minutes=5)
+CHART_CACHE = 256
 
 
 @dataclass
@@ -47,7 +53,8 @@ class CallbackCard:
     reason: str
     tripped: list[ReadingLine]
     recent: list[ReadingLine]
-    chart_svg: str
+    chart_svg: str  # drawn into the page (a callback's own page)
+    chart_alt: str  # the chart in words, when it is loaded as an image (the queue: /callbacks/<id>/chart.svg)
     attempts: list[HistoryLine]
     assignee: str
     phone: str  # full for the owner, masked for everyone else
@@ -58,8 +65,12 @@ class CallbackCard:
 
 
 def build_cards(*, session: Session, rows: Sequence[tuple[Callback, Patient]], viewer: Principal, language: str,
-                tz: ZoneInfo, with_history: bool = False, now: datetime | None = None) -> list[CallbackCard]:
-    """Cards for a page of callbacks with a fixed number of queries, whatever the page size."""
+                tz: ZoneInfo, with_history: bool = False, chart_images: bool = False,
+                now: datetime | None = None) -> list[CallbackCard]:
+    """Cards for a page of callbacks with a fixed number of queries, whatever the page size.
+
+    `chart_images`: each card's chart is left to its own request (`card_chart`), and the card carries its words
+    only; drawing twenty charts with matplotlib made the queue page some fifty times slower than its data."""
     now = now or utcnow()
     words = Words(language, tz)
     callbacks = [c for c, _ in rows]
@@ -75,16 +86,16 @@ def build_cards(*, session: Session, rows: Sequence[tuple[Callback, Patient]], v
     cards = []
     for callback, patient in rows:
         lines = [_line(tripped[i], words) for i in callback.reading_ids if i in tripped]
-        kinds = [ln.reading.kind for ln in lines] or [r.kind for r in recent.get(patient.id, [])[:1]]
-        kind = kinds[0] if kinds else None
-        shown = [r for r in recent.get(patient.id, []) if r.kind == kind]
+        kind, shown = _charted(callback, tripped, recent.get(patient.id, []))
         history = [HistoryLine(e, names.get(e.actor_id or 0, ""), summarise(e, words, names))
                    for e in events.get(callback.id, [])]
         owner = callback.assigned_to == viewer.user_id and callback.status == CallbackStatus.open
         cards.append(CallbackCard(
             callback=callback, patient=patient, reason=reason_in(callback, language), tripped=lines[-10:],
             recent=[_line(r, words) for r in shown[:8]],
-            chart_svg=_chart(kind, shown, words, window, str(patient.glucose_unit), callback.id),
+            chart_svg="" if chart_images else _chart(kind, shown, words, window, str(patient.glucose_unit),
+                                                     callback.id),
+            chart_alt=_alt(kind, shown, words, str(patient.glucose_unit)) if chart_images else "",
             attempts=[h for h in history if h.event.kind == "attempt"],
             assignee=names.get(callback.assigned_to or 0, ""),
             phone=(patient.phone or "") if owner else mask_phone(patient.phone),
@@ -187,3 +198,55 @@ def _chart(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, 
     # Several cards share a page: every id inside each SVG (title, description, markers) must stay unique.
     return chart(kind, readings, words=words, window=window, glucose_unit=glucose_unit, compact=True,
                  id_prefix=f"cb{callback_id}-{kind.value}-small")
+
+
+def card_chart(*, session: Session, callback: Callback, patient: Patient, language: str, tz: ZoneInfo,
+               now: datetime | None = None) -> str:
+    """The chart of a queue card as a standalone SVG document ("" when there is nothing to draw): the same readings
+    the card shows, over the 14 days up to the next CHART_STEP. Kept per process, keyed by everything drawn, so a
+    doctor going back to the queue after each call does not wait for matplotlib again."""
+    now = now or utcnow()
+    end = datetime.fromtimestamp(-(-now.timestamp() // CHART_STEP.total_seconds()) * CHART_STEP.total_seconds(), UTC)
+    start = end - timedelta(days=CHART_DAYS)
+    tripped = tripped_readings(session=session, callbacks=[callback])
+    recent = recent_readings(session=session, patient_ids={patient.id}, since=start).get(patient.id, [])
+    kind, shown = _charted(callback, tripped, recent)
+    if kind is None or not shown:
+        return ""
+    unit = str(patient.glucose_unit)
+    key = (patient.id, kind, unit, language, tz.key, start, tuple(
+        (r.id, r.taken_at, r.systolic, r.diastolic, r.value_original, r.unit_original, r.value_canonical, r.context,
+         r.meter_flag) for r in shown))
+    with _charts_lock:
+        svg = _charts.get(key)
+        if svg is not None:
+            _charts.move_to_end(key)
+            return svg
+    words = Words(language, tz)
+    svg = chart(kind, shown, words=words, window=TimeWindow(start, end, tz, words.day), glucose_unit=unit,
+                compact=True, id_prefix=f"p{patient.id}-{kind.value}-small")
+    with _charts_lock:
+        _charts[key] = svg
+        while len(_charts) > CHART_CACHE:
+            _charts.popitem(last=False)
+    return svg
+
+
+_charts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_charts_lock = threading.Lock()
+
+
+def _charted(callback: Callback, tripped: dict[int, Reading], recent: Sequence[Reading]
+             ) -> tuple[ReadingKind | None, list[Reading]]:
+    """What a card charts: the kind of the readings that opened the callback (else of the latest reading), and
+    the patient's recent readings of that kind."""
+    kinds = [tripped[i].kind for i in callback.reading_ids if i in tripped] or [r.kind for r in recent[:1]]
+    kind = kinds[0] if kinds else None
+    return kind, [r for r in recent if r.kind == kind]
+
+
+def _alt(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, glucose_unit: str) -> str:
+    if kind is None or not readings:
+        return ""
+    texts = chart_texts(kind, readings, words=words, glucose_unit=glucose_unit)
+    return texts.description

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import case, func, select
@@ -23,6 +24,7 @@ from core.db import utcnow
 from core.errors import Conflict, DomainError
 from core.models import AuditAction
 from core.security import CLINICAL_ROLES, Principal, Role
+from core.templating import csp_safe_svg
 from core.web import Page, client_address, page_number, principal_of, render, requires, tr
 from followup.callbacks import (
     AttemptOutcome,
@@ -49,7 +51,7 @@ from followup.enums import Severity
 from followup.models import Callback, CallbackStatus
 from followup.routes.callback_api import CallbackApiController
 from followup.routes.callback_policy import FollowupPolicyController
-from followup.routes.callback_views import build_cards, notice
+from followup.routes.callback_views import build_cards, card_chart, notice
 from followup.routes.readings.views import Words
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -88,12 +90,11 @@ class CallbackPagesController(Controller):
         principal = principal_of(request)
         filters = filters_from(request.query_params)
         number = page_number(page)
-        policy = get_policy(session=db, clinic_id=principal.clinic_id)
         tz = clinic_timezone(session=db, clinic_id=principal.clinic_id)
         rows, total = list_callbacks(session=db, clinic_id=principal.clinic_id, viewer_id=principal.user_id,
-                                     filters=filters, policy=policy, page=number, per_page=PER_PAGE)
+                                     filters=filters, page=number, per_page=PER_PAGE)
         language = request.state.language
-        cards = build_cards(session=db, rows=rows, viewer=principal, language=language, tz=tz)
+        cards = build_cards(session=db, rows=rows, viewer=principal, language=language, tz=tz, chart_images=True)
         record_audit(session=db, action=AuditAction.view, object_type="callback_list", principal=principal,
                      client_address=client_address(request),
                      detail=f"page={number} count={len(rows)} {filter_query(filters)}")
@@ -113,6 +114,22 @@ class CallbackPagesController(Controller):
         principal = principal_of(request)
         callback = get_callback(session=db, clinic_id=principal.clinic_id, callback_id=callback_id)
         return self._detail(request, db, principal, callback)
+
+    @get("/{callback_id:int}/chart.svg", name="followup:callback-chart", sync_to_thread=True)
+    def chart(self, request: Request[Any, Any, Any], db: Session, callback_id: int) -> Response[str]:
+        """A queue card's chart as an image, fetched by the browser after the page (lazily, as cards scroll in)."""
+        principal = principal_of(request)
+        callback = get_callback(session=db, clinic_id=principal.clinic_id, callback_id=callback_id)
+        patient = db.get(Patient, callback.patient_id)
+        assert patient is not None
+        svg = card_chart(session=db, callback=callback, patient=patient, language=request.state.language,
+                         tz=clinic_timezone(session=db, clinic_id=principal.clinic_id))
+        if not svg:
+            raise NotFoundException()
+        record_audit(session=db, action=AuditAction.view, object_type="callback_chart", object_id=callback.id,
+                     patient_id=patient.id, principal=principal, client_address=client_address(request))
+        # Presentation attributes, not CSS: the same markup as a chart drawn into a page, whatever CSP applies.
+        return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + csp_safe_svg(svg), media_type="image/svg+xml")
 
     @post("/{callback_id:int}/claim", name="followup:callback-claim", sync_to_thread=True)
     def claim(self, request: Request[Any, Any, Any], db: Session, callback_id: int, data: Form) -> Any:

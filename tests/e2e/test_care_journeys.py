@@ -68,6 +68,8 @@ def test_doctor_calls_the_patient_at_the_top_of_the_queue_and_the_callback_close
     top = page.locator("article.callback").first
     assert top.locator("h2").inner_text() == name
     assert words["three_days"] in top.locator(".callback-reason").inner_text()
+    # The card's chart is an image of its own (drawn after the page): it must arrive and decode.
+    assert top.locator(".mini-chart img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     tab.shot("queue")
 
     with page.expect_navigation():

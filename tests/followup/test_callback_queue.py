@@ -240,3 +240,47 @@ def test_the_callback_history_tells_why_it_opened_in_the_readers_language(client
                                                       Callback.rule_code == "DES-GLU-3D")).one()
     history = client.get(f"/callbacks/{callback.id}").text.split("<tbody>")[-1]
     assert callback.reason_zh in history and callback.reason_en not in history
+
+
+def test_queue_cards_load_their_chart_as_an_image_drawn_from_the_readings_the_card_lists(client, session, settings):
+    clinic, doctor = _doctor(client, session)
+    patient = make_patient(session, clinic, name="Chart Patient", family_doctor_id=doctor.id)
+    session.commit()
+    _send_on_consecutive_days(client, session, settings, patient, "空腹血糖11.0")
+    callback = session.scalars(select(Callback).where(Callback.patient_id == patient.id,
+                                                      Callback.rule_code == "DES-GLU-3D")).one()
+    card = client.get("/callbacks").text.split(f'id="callback-{callback.id}"')[1].split("</article>")[0]
+    image = re.search(r'<img src="/callbacks/(\d+)/chart\.svg" alt="([^"]+)"[^>]*loading="lazy"', card)
+    assert image and int(image.group(1)) == callback.id and "<svg" not in card
+    assert "3 readings" in image.group(2) and "11.0 mmol/L" in image.group(2)
+    chart = client.get(f"/callbacks/{callback.id}/chart.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
+    assert chart.headers["cache-control"] == "no-store"
+    # Drawn as the card's data: three fasting points, and no CSS a Content-Security-Policy could block.
+    assert chart.text.count("<use ") == 3 and "<style" not in chart.text and " style=" not in chart.text
+    assert 'xmlns="http://www.w3.org/2000/svg"' in chart.text
+    views = session.scalars(select(AuditEntry).where(AuditEntry.object_type == "callback_chart")).all()
+    assert [(v.object_id, v.patient_id, v.actor_id) for v in views] == [(str(callback.id), patient.id, doctor.id)]
+
+
+def test_a_card_chart_shows_a_new_reading_at_once_despite_the_kept_drawings(client, session, settings):
+    clinic, doctor = _doctor(client, session)
+    patient = make_patient(session, clinic, family_doctor_id=doctor.id)
+    session.commit()
+    _send_on_consecutive_days(client, session, settings, patient, "空腹血糖11.0")
+    callback = session.scalars(select(Callback).where(Callback.patient_id == patient.id,
+                                                      Callback.rule_code == "DES-GLU-3D")).one()
+    assert client.get(f"/callbacks/{callback.id}/chart.svg").text.count("<use ") == 3
+    assert send_sms(client, settings, from_=patient.phone, body="空腹血糖9.0").status_code == 200
+    assert client.get(f"/callbacks/{callback.id}/chart.svg").text.count("<use ") == 4
+
+
+def test_a_card_chart_of_another_clinic_or_without_readings_is_not_found(client, session):
+    clinic, _ = _doctor(client, session)
+    other = make_clinic(session, code="other-chart")
+    theirs = make_callback(session, make_patient(session, other))
+    mine = make_callback(session, make_patient(session, clinic))  # no readings: the card draws no chart
+    session.commit()
+    assert client.get(f"/callbacks/{theirs.id}/chart.svg").status_code == 404
+    assert client.get(f"/callbacks/{mine.id}/chart.svg").status_code == 404
+    assert 'chart.svg' not in client.get("/callbacks").text

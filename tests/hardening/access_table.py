@@ -130,6 +130,7 @@ ACCESS: dict[str, A] = {
     "GET /callbacks.csv": A(CLINICAL, "clinic", shows=OWN_PATIENT, queries=("?assignee={other_staff_id}",
                                                                             "?status=all&q=Patient")),
     "GET /callbacks/{callback_id}": A(CLINICAL, "object"),
+    "GET /callbacks/{callback_id}/chart.svg": A(CLINICAL, "object"),
     "POST /callbacks/{callback_id}/assign": A(CLINICAL, "object", form={"assigned_to": "{other_staff_id}"}),
     "POST /callbacks/{callback_id}/attempts": A(CLINICAL, "object", form=_CB),
     "POST /callbacks/{callback_id}/claim": A(CLINICAL, "object", form=_CB),

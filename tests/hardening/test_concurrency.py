@@ -22,9 +22,10 @@ from sqlmodel import Session
 from core.db import dispose_engines
 from core.models import SmsDirection, SmsMessage
 from feedback.models import FeedbackItem
-from followup.models import Callback, Reading
+from followup.models import Callback, ClinicRule, Reading
+from followup.rules import default_rules
 from tests.conftest import _truncate_all
-from tests.factories import make_clinic, make_patient
+from tests.factories import make_clinic, make_patient, make_staff, make_token
 from tests.hardening.procs import cluster, flush_redis, wait_for, webhook
 from tests.twilio_standin import TwilioStandIn
 
@@ -128,3 +129,41 @@ def test_concurrent_readings_through_two_web_processes_land_exactly_once(_postgr
         assert wait_for(complaints_done, timeout=120), procs.log_tail()
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(FeedbackItem)) == COMPLAINTS  # and no more
+
+
+FIRST_READINGS = 16  # more than the web process's handler threads (6 on a 2-core machine) and its pool
+
+
+def test_concurrent_first_readings_of_a_clinic_without_rules_all_land(_postgres_url, engine, tmp_path):
+    """A clinic made without its rules (seeded at creation by the CLI and demo, not by every door) gets its
+    first readings all at once: every one is stored and answered, the defaults are seeded exactly once, and
+    the urgent ones open their callbacks. This once hung the web process for good (docs/benchmarks.md)."""
+    flush_redis(REDIS_URL)
+    with Session(engine, expire_on_commit=False) as session:
+        clinic = make_clinic(session)
+        patients = [make_patient(session, clinic) for _ in range(FIRST_READINGS)]
+        token = make_token(session, make_staff(session, clinic))
+        session.commit()
+    taken = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 600))
+
+    with cluster(_postgres_url, REDIS_URL, tmp_path) as procs:
+        web = procs.start_web()
+        start = threading.Barrier(FIRST_READINGS)
+
+        def send(n: int) -> int:
+            body = {"patient_id": patients[n].id, "kind": "glucose", "unit": "mmol/L", "context": "random",
+                    "value": 17.5 if n % 2 else 6.5, "taken_at": taken}
+            with httpx.Client(timeout=60) as client:
+                start.wait()
+                return client.post(web.base_url + "/api/v1/readings", json=body,
+                                   headers={"Authorization": f"Bearer {token}"}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=FIRST_READINGS) as pool:
+            statuses = list(pool.map(send, range(FIRST_READINGS)))
+        assert statuses == [201] * FIRST_READINGS, procs.log_tail()
+
+    with Session(engine) as session:
+        seeded = session.scalar(select(func.count()).select_from(ClinicRule).where(ClinicRule.clinic_id == clinic.id))
+        assert seeded == len(default_rules("cn"))
+        assert session.scalar(select(func.count()).select_from(Reading)) == FIRST_READINGS
+        assert session.scalar(select(func.count()).select_from(Callback)) == FIRST_READINGS // 2

@@ -211,27 +211,38 @@ def chart(kind: ReadingKind, readings: Sequence[Reading], *, words: Words, windo
     prefix = id_prefix or f"{kind.value}{'-small' if compact else ''}"
     if kind == ReadingKind.glucose:
         low, high, limit = glucose_targets(glucose_unit)
-        numbers = [v for r in readings if (v := glucose_value(r, glucose_unit)) is not None]
         return glucose_chart(
-            readings, unit=glucose_unit, texts=_texts(words, kind, readings, glucose_unit, numbers), window=window,
+            readings, unit=glucose_unit, texts=chart_texts(kind, readings, words=words, glucose_unit=glucose_unit),
+            window=window,
             fasting_label=words(N_("Fasting")), other_label=words(N_("Other times")),
             target_label=words(N_("Fasting target %(low)s–%(high)s"), low=f"{low:g}", high=f"{high:g}"),
             limit_label=words(N_("After a meal: under %(limit)s"), limit=f"{limit:g}"), tip=words.tip, compact=compact,
             id_prefix=prefix)
     if kind == ReadingKind.blood_pressure:
         return blood_pressure_chart(
-            readings, texts=_texts(words, kind, readings, "mmHg", []), window=window,
+            readings, texts=chart_texts(kind, readings, words=words), window=window,
             systolic_label=words(N_("Upper (systolic)")), diastolic_label=words(N_("Lower (diastolic)")),
             target_label=words(N_("Home target 135/85")), tip=words.tip, compact=compact, id_prefix=prefix)
-    if kind == ReadingKind.weight:
-        unit = weight_unit(readings)
-        numbers = [v for r in readings if (v := weight_value(r, unit)) is not None]
+    unit = weight_unit(readings) if kind == ReadingKind.weight else Unit.per_min.value
+    return single_value_chart(readings, kind=kind, texts=chart_texts(kind, readings, words=words), window=window,
+                              label=words(KIND_LABELS[kind]), tip=words.tip, unit=unit, compact=compact,
+                              id_prefix=prefix)
+
+
+def chart_texts(kind: ReadingKind, readings: Sequence[Reading], *, words: Words,
+                glucose_unit: str = Unit.mmol_l) -> ChartTexts:
+    """The chart's title and its description in words (also the alt text of a chart served as an image)."""
+    if kind == ReadingKind.glucose:
+        unit, numbers = glucose_unit, [v for r in readings if (v := glucose_value(r, glucose_unit)) is not None]
+    elif kind == ReadingKind.blood_pressure:
+        unit, numbers = "mmHg", []
+    elif kind == ReadingKind.weight:
+        shown_in = weight_unit(readings)
+        unit, numbers = words.unit(shown_in), [v for r in readings if (v := weight_value(r, shown_in)) is not None]
     else:
-        unit = Unit.per_min.value
+        unit = words.unit(Unit.per_min.value)
         numbers = [float(r.value_original) for r in readings if r.value_original is not None]
-    return single_value_chart(readings, kind=kind, texts=_texts(words, kind, readings, words.unit(unit), numbers),
-                              window=window, label=words(KIND_LABELS[kind]), tip=words.tip, unit=unit,
-                              compact=compact, id_prefix=prefix)
+    return _texts(words, kind, readings, unit, numbers)
 
 
 def _texts(words: Words, kind: ReadingKind, readings: Sequence[Reading], unit: str,
