@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from core import jobs
 from core.db import SQLITE_WRITE_LOCK_FIRST, get_engine
+from core.headers import security_headers
 from core.messaging import set_gateway
 from core.observability import RequestIdMiddleware, configure_logging
 from core.observability import before_send as observability_before_send
@@ -37,7 +38,6 @@ from core.web import (
     prepare_request_state,
     provide_db_session,
     provide_settings,
-    security_headers,
 )
 
 log = logging.getLogger(__name__)

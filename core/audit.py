@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Mapping
+
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
+from core.db import utcnow
 from core.models import AuditAction, AuditEntry
 from core.security import Principal
 
@@ -26,6 +29,22 @@ def record_audit(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_patient_audits(
+    *, session: Session, action: AuditAction, object_type: str, clinic_id: int, actor_kind: str, actor_name: str,
+    details: Mapping[int, str],
+) -> None:
+    """One row per patient (patient id → detail), as record_audit writes them for a job without a principal, in
+    one multi-row INSERT: a bulk job (an import touching thousands of patients) builds no ORM object per row."""
+    if not details:
+        return
+    at = utcnow()
+    session.execute(insert(AuditEntry.__table__), [  # type: ignore[attr-defined]
+        {"at": at, "actor_kind": actor_kind, "actor_id": None, "actor_name": actor_name, "actor_role": "",
+         "clinic_id": clinic_id, "action": action, "object_type": object_type, "object_id": "",
+         "patient_id": patient_id, "client_address": "", "detail": detail[:500]}
+        for patient_id, detail in details.items()])
 
 
 def list_audit(

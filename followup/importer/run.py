@@ -1,5 +1,11 @@
-"""Storing imported rows: each row all-or-nothing in a savepoint, idempotent by a stable external id, and
-the follow-up rules run only on readings taken in the last 24 hours.
+"""Storing imported rows: every row checked in Python one by one, the good ones written in bulk, idempotent by
+a stable external id per reading, and the follow-up rules run only on readings taken in the last 24 hours.
+
+A batch costs a handful of statements whatever its size: one query per kind of patient key (ids, phones) not
+seen in an earlier batch, one for readings this deployment exported coming back, one bulk write
+(followup.importer.store), and for the patients with recent readings the rules, once per patient. A row is
+still all-or-nothing: it is either rejected whole, with its number and every field at fault, before anything is
+written, or all of its readings are written (or found already stored).
 
 Why 24 hours: an import is mostly history (a device's memory, another system's records). Rules on a
 three-week-old 185/100 would open "call within 1 hour" callbacks about moments long past and bury today's
@@ -9,30 +15,32 @@ read them from the database the next time a live reading arrives, and doctors se
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from clinic.enums import RuleProfile
 from clinic.models import Clinic, Patient
-from clinic.service import find_patient_by_phone, normalise_phone, patient_timezone
-from core.audit import record_audit
+from clinic.service import normalise_phone, patient_timezone
+from core.audit import record_patient_audits
 from core.db import utcnow
 from core.errors import FieldError, FieldErrors, ValidationFailed
 from core.models import AuditAction
 from core.security import mask_phone
-from followup.enums import ReadingSource
 from followup.flows import evaluate_readings
 from followup.importer.sources import SourceRow
+from followup.importer.store import LOOKUP_CHUNK, Key, insert_new, owners_of, reading_row, stored_keys
 from followup.models import Reading
-from followup.service import Entry, record_readings
 from followup.submission import content_key, external_ids, resolve
+from followup.validation import ResolvedReading
 
 RECENT_WINDOW = timedelta(hours=24)
+PatientLookup = tuple[str, int | str]  # ("id", 12) or ("phone", "13800138000" as written in the file)
 
 
 @dataclass
@@ -58,8 +66,26 @@ class ImportReport:
         return len(self.problems)
 
 
+@dataclass
+class _Checked:
+    """A row that passed every check: whose it is, when (with a time zone), and each reading with its id."""
+
+    row: SourceRow
+    patient_id: int
+    taken_at: datetime
+    readings: list[ResolvedReading]
+    ids: list[str]
+
+
+@dataclass
+class CheckedBatch:
+    rows: list[_Checked]  # the good rows, in file order
+    own_readings: int  # rows that are this deployment's own exported readings coming back: already present
+
+
 class Importer:
-    """Imports batches of rows into one clinic; call `run` per batch (each batch is the caller's transaction)."""
+    """Imports batches of rows into one clinic; call `run` per batch (each batch is the caller's transaction),
+    or `check` and then `store` it."""
 
     def __init__(self, *, clinic_id: int, patient_id: int | None = None, now: datetime | None = None,
                  dry_run: bool = False, identifier_system: str | None = None, source_name: str = "",
@@ -72,123 +98,194 @@ class Importer:
         self.source_name = source_name
         self.actor_name = actor_name
         self.report = ImportReport()
-        self._patients: dict[tuple[str, str], int] = {}
-        self._planned: set[tuple[int, str | None]] = set()  # dry run: what this file would have added
+        # What earlier batches learnt about the file's patient keys: a patient id, or why the key names none.
+        self._patients: dict[PatientLookup, int] = {}
+        self._refused: dict[PatientLookup, FieldError] = {}
+        self._zones: dict[int, ZoneInfo] = {}
+        self._planned: set[Key] = set()  # dry run: what this file would have added
 
     def run(self, session: Session, rows: Sequence[SourceRow]) -> None:
+        """Check and store one batch in the caller's transaction."""
+        self.store(session, self.check(session, rows))
+
+    def check(self, session: Session, rows: Sequence[SourceRow]) -> CheckedBatch:
+        """Judge every row of a batch (reading, never writing), recording the rejected ones in the report.
+
+        `check` and `store` touch different parts of the importer, so the command may check the next batch
+        while the previous one is being stored; the batches must still be stored in order."""
         clinic = session.get(Clinic, self.clinic_id)
         assert clinic is not None
-        added: dict[int, list[Reading]] = defaultdict(list)
-        for row in rows:
-            self.report.rows += 1
-            if row.submission is None:
-                self.report.problems.append(RowProblem(row.number, row.label, row.errors))
-                continue
+        self.report.rows += len(rows)
+        problems = [RowProblem(r.number, r.label, r.errors) for r in rows if r.submission is None]
+        readable = [r for r in rows if r.submission is not None]
+        self._find_patients(session, clinic, readable)
+        checked: list[_Checked] = []
+        for row in readable:
             try:
-                with session.begin_nested():  # a row is stored whole or not at all
-                    patient, new = self._row(session, clinic, row)
+                checked.append(self._check(row))
             except ValidationFailed as exc:
-                self.report.problems.append(RowProblem(row.number, row.label, exc.field_errors or [
+                problems.append(RowProblem(row.number, row.label, exc.field_errors or [
                     FieldError("", exc.message, exc.params)]))
-                continue
-            if new:
-                self.report.added_rows += 1
-                self.report.readings_added += len(new)
-                added[patient.id].extend(new)
-            else:
+        self.report.problems.extend(sorted(problems, key=lambda p: p.number))  # in file order, as found
+        own = self._own_readings(session, checked)
+        return CheckedBatch([c for c in checked if c.row.number not in own], own_readings=len(own))
+
+    def store(self, session: Session, batch: CheckedBatch) -> None:
+        """Write a checked batch (a dry run only counts), then run the rules and write the audit rows."""
+        new = self._count_new(session, batch.rows) if self.dry_run else self._store(session, batch.rows)
+        added: dict[int, list[tuple[int, datetime]]] = {}
+        self.report.present_rows += batch.own_readings
+        for item, readings in zip(batch.rows, new, strict=True):
+            if not readings:
                 self.report.present_rows += 1
-        if not self.dry_run:
-            for patient_id, readings in added.items():
-                self._after_patient(session, clinic, patient_id, readings)
+                continue
+            self.report.added_rows += 1
+            self.report.readings_added += len(readings)
+            added.setdefault(item.patient_id, []).extend((i, item.taken_at) for i in readings)
+        if not self.dry_run and added:
+            clinic = session.get(Clinic, self.clinic_id)
+            assert clinic is not None
+            self._after_patients(session, clinic, added)
 
-    def _row(self, session: Session, clinic: Clinic, row: SourceRow) -> tuple[Patient, list[Reading]]:
-        assert row.submission is not None
-        patient = self._patient(session, clinic, row)
-        submission = row.submission
-        if submission.taken_at.tzinfo is None:  # a local time in the file: the patient's own clock
-            tz = patient_timezone(patient=patient, clinic=clinic)
-            submission = replace(submission, taken_at=submission.taken_at.replace(tzinfo=tz))
-        resolved = resolve(submission, now=self.now)
-        ids = external_ids(submission.external_id or content_key(resolved, submission.taken_at), resolved)
-        if self._own_reading(session, patient, submission.external_id):
-            return patient, []
-        before = {r.id: r.external_id for r in session.scalars(select(Reading).where(
-            Reading.patient_id == patient.id, Reading.external_id.in_([i for i in ids if i])))}
-        if self.dry_run:
-            # Nothing is written, not even to roll back later: a savepoint released on SQLite would commit.
-            wanted = {(patient.id, i) for i in ids if i not in before.values()}
-            fresh = wanted - self._planned
-            self._planned |= wanted
-            return patient, [Reading(patient_id=patient.id, external_id=i) for _, i in sorted(fresh, key=str)]
-        entry = Entry(source=ReadingSource.import_, kind="import")
-        stored = record_readings(session=session, patient=patient, readings=resolved,
-                                 taken_at=submission.taken_at, entry=entry, external_ids=ids)
-        return patient, [r for r in stored if r.id not in before]
+    # --- checking rows --------------------------------------------------------------------------------------
 
-    def _own_reading(self, session: Session, patient: Patient, external_id: str | None) -> bool:
-        """A reading this deployment exported, coming back to the same patient, is already here."""
-        prefix = f"{self.identifier_system}|" if self.identifier_system else None
-        if not prefix or not external_id or not external_id.startswith(prefix):
-            return False
-        number = external_id.removeprefix(prefix)
-        if not number.isdigit():
-            return False
-        reading = session.get(Reading, int(number))
-        return reading is not None and reading.patient_id == patient.id
-
-    def _patient(self, session: Session, clinic: Clinic, row: SourceRow) -> Patient:
-        errors = FieldErrors()
-        key = row.patient
+    def _lookup(self, row: SourceRow) -> PatientLookup | None:
         if self.patient_id is not None:
-            cache_key, lookup = ("id", str(self.patient_id)), self.patient_id
-        elif key.patient_id is not None:
-            cache_key, lookup = ("id", str(key.patient_id)), key.patient_id
-        elif key.phone:
-            cache_key, lookup = ("phone", key.phone), None
-        else:
+            return ("id", self.patient_id)
+        if row.patient.patient_id is not None:
+            return ("id", row.patient.patient_id)
+        if row.patient.phone:
+            return ("phone", row.patient.phone)
+        return None
+
+    def _find_patients(self, session: Session, clinic: Clinic, rows: Sequence[SourceRow]) -> None:
+        """Resolve every patient key of the batch not met before: one query for ids, one for phones."""
+        lookups = {key for key in map(self._lookup, rows) if key is not None}
+        lookups -= self._patients.keys() | self._refused.keys()
+        ids = [value for kind, value in lookups if kind == "id" and isinstance(value, int)]
+        # An id beyond a database integer names no patient (and would overflow the driver).
+        by_id = {p.id: p for p in self._load(session, Patient.id, [i for i in ids if 0 < i < 2**63])}
+        for patient_id in ids:
+            self._settle(("id", patient_id), clinic, by_id.get(patient_id),
+                         FieldError("patient_id", "No patient with id %(id)s in this clinic.", {"id": patient_id}))
+        region = "CN" if clinic.profile == RuleProfile.cn else "US"
+        phones = {str(raw): normalise_phone(str(raw), default_region=region)
+                  for kind, raw in lookups if kind == "phone"}
+        by_phone = {p.phone: p for p in self._load(session, Patient.phone, [p for p in phones.values() if p],
+                                                   active_only=True)}
+        for raw, phone in phones.items():
+            self._settle(("phone", raw), clinic, by_phone.get(phone) if phone else None,
+                         FieldError("phone", "No patient with phone %(phone)s in this clinic.",
+                                    {"phone": mask_phone(phone or raw)}))
+
+    @staticmethod
+    def _load(session: Session, column: Any, values: Sequence[object], *, active_only: bool = False) -> list[Patient]:
+        found: list[Patient] = []
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            query = select(Patient).where(column.in_(values[start:start + LOOKUP_CHUNK]))
+            if active_only:  # as find_patient_by_phone: a phone names the active patient who holds it
+                query = query.where(Patient.active.is_(True))
+            found.extend(session.scalars(query))
+        return found
+
+    def _settle(self, key: PatientLookup, clinic: Clinic, patient: Patient | None, refusal: FieldError) -> None:
+        if patient is None or patient.clinic_id != clinic.id or patient.id is None:
+            self._refused[key] = refusal  # another clinic's patient is refused exactly like a missing one
+            return
+        self._patients[key] = patient.id
+        self._zones[patient.id] = patient_timezone(patient=patient, clinic=clinic)
+
+    def _check(self, row: SourceRow) -> _Checked:
+        assert row.submission is not None
+        key = self._lookup(row)
+        if key is None:
+            errors = FieldErrors()
             errors.add("subject", "Whose reading is this? Run the import with --patient ID, or include the "
                                   "Patient resource with a phone number in the Bundle.")
             errors.raise_if_any()
-        patient_id = self._patients.get(cache_key)
-        if patient_id is None:
-            patient_id = self._find(session, clinic, cache_key, lookup, errors)
-            self._patients[cache_key] = patient_id
-        patient = session.get(Patient, patient_id)
-        assert patient is not None
-        return patient
+        assert key is not None
+        if key in self._refused:
+            refusal = self._refused[key]
+            raise ValidationFailed("Please correct the highlighted fields.",
+                                   field_errors=[FieldError(refusal.field, refusal.message, dict(refusal.params))])
+        patient_id = self._patients[key]
+        submission = row.submission
+        if submission.taken_at.tzinfo is None:  # a local time in the file: the patient's own clock
+            submission = replace(submission, taken_at=submission.taken_at.replace(tzinfo=self._zones[patient_id]))
+        resolved = resolve(submission, now=self.now)
+        base = submission.external_id or content_key(resolved, submission.taken_at)
+        return _Checked(row, patient_id, submission.taken_at, resolved,
+                        [i for i in external_ids(base, resolved) if i is not None])
 
-    def _find(self, session: Session, clinic: Clinic, cache_key: tuple[str, str], lookup: int | None,
-              errors: FieldErrors) -> int:
-        if lookup is not None:
-            # An id beyond a database integer names no patient (and would overflow the driver).
-            patient = session.get(Patient, lookup) if 0 < lookup < 2**63 else None
-            if patient is None or patient.clinic_id != clinic.id:
-                errors.add("patient_id", "No patient with id %(id)s in this clinic.", id=lookup)
-                errors.raise_if_any()
-            assert patient is not None and patient.id is not None
-            return patient.id
-        raw = cache_key[1]
-        region = "CN" if clinic.profile == RuleProfile.cn else "US"
-        phone = normalise_phone(raw, default_region=region)
-        found = find_patient_by_phone(session=session, phone=phone) if phone else None
-        if found is None or found.clinic_id != clinic.id:
-            errors.add("phone", "No patient with phone %(phone)s in this clinic.", phone=mask_phone(phone or raw))
-            errors.raise_if_any()
-        assert found is not None and found.id is not None
-        return found.id
+    def _own_readings(self, session: Session, checked: Sequence[_Checked]) -> set[int]:
+        """Rows (by number) that are readings this deployment exported, coming back to the same patient."""
+        prefix = f"{self.identifier_system}|" if self.identifier_system else None
+        if not prefix:
+            return set()
+        named: dict[int, tuple[int, int]] = {}  # row number → (reading id, patient id)
+        for item in checked:
+            external_id = item.row.submission.external_id if item.row.submission else None
+            number = external_id.removeprefix(prefix) if external_id and external_id.startswith(prefix) else ""
+            if number.isascii() and number.isdigit():
+                named[item.row.number] = (int(number), item.patient_id)
+        owners = owners_of(session, [reading_id for reading_id, _ in named.values()])
+        return {n for n, (reading_id, patient_id) in named.items() if owners.get(reading_id) == patient_id}
 
-    def _after_patient(self, session: Session, clinic: Clinic, patient_id: int, readings: list[Reading]) -> None:
-        patient = session.get(Patient, patient_id)
-        assert patient is not None
-        self.report.patients.add(patient_id)
-        recent = [r for r in readings if r.taken_at >= self.now - RECENT_WINDOW]
-        if recent:
-            evaluation = evaluate_readings(session=session, patient=patient, clinic=clinic, readings=recent,
-                                           now=self.now)
-            self.report.evaluated += len(recent)
-            self.report.callbacks_opened += len(evaluation.opened)
-        ids = ",".join(str(r.id) for r in readings)
-        record_audit(session=session, action=AuditAction.create, object_type="reading", clinic_id=clinic.id,
-                     patient_id=patient_id, actor_kind="import", actor_name=self.actor_name,
-                     detail=f"import {self.source_name[:80]}: {len(readings)} readings, {len(recent)} evaluated "
-                            f"by the rules; ids {ids}")
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def _store(self, session: Session, checked: Sequence[_Checked]) -> list[list[int]]:
+        """Write the batch; for each row the ids of its readings that were new (none: all already stored)."""
+        received_at = utcnow()
+        rows, owner = [], {}
+        for index, item in enumerate(checked):
+            for resolved, external_id in zip(item.readings, item.ids, strict=True):
+                key = (item.patient_id, external_id)
+                if key in owner:
+                    continue  # the same reading twice in one file: the first row stores it, the second finds it
+                owner[key] = index
+                rows.append(reading_row(clinic_id=self.clinic_id, patient_id=item.patient_id, resolved=resolved,
+                                        taken_at=item.taken_at, received_at=received_at, external_id=external_id))
+        new: list[list[int]] = [[] for _ in checked]
+        for key, reading_id in insert_new(session, rows).items():
+            new[owner[key]].append(reading_id)
+        return [sorted(ids) if len(ids) > 1 else ids for ids in new]
+
+    def _count_new(self, session: Session, checked: Sequence[_Checked]) -> list[list[int]]:
+        """A dry run's answer to _store, writing nothing (a savepoint released on SQLite would commit)."""
+        before = stored_keys(session, {(c.patient_id, i) for c in checked for i in c.ids})
+        new: list[list[int]] = []
+        for item in checked:
+            wanted = {(item.patient_id, i) for i in item.ids if (item.patient_id, i) not in before}
+            fresh = wanted - self._planned
+            self._planned |= wanted
+            new.append([0] * len(fresh))  # no ids yet: nothing was stored
+        return new
+
+    def _after_patients(self, session: Session, clinic: Clinic, added: dict[int, list[tuple[int, datetime]]]) -> None:
+        """The rules, once per patient with recent new readings, and one audit row per patient of the batch."""
+        cutoff = self.now - RECENT_WINDOW
+        recent_ids = [i for readings in added.values() for i, taken_at in readings if taken_at >= cutoff]
+        recent = {r.id: r for r in self._recent_readings(session, recent_ids)}
+        patients = {p.id: p for p in self._load(session, Patient.id, list({r.patient_id for r in recent.values()}))}
+        details: dict[int, str] = {}
+        for patient_id, readings in added.items():
+            self.report.patients.add(patient_id)
+            mine = [recent[i] for i, _ in readings if i in recent]
+            if mine:
+                evaluation = evaluate_readings(session=session, patient=patients[patient_id], clinic=clinic,
+                                               readings=mine, now=self.now)
+                self.report.evaluated += len(mine)
+                self.report.callbacks_opened += len(evaluation.opened)
+            ids = ",".join(str(i) for i, _ in readings[:80])  # the detail keeps 500 characters in any case
+            details[patient_id] = (f"import {self.source_name[:80]}: {len(readings)} readings, {len(mine)} evaluated "
+                                   f"by the rules; ids {ids}")
+        record_patient_audits(session=session, action=AuditAction.create, object_type="reading",
+                              clinic_id=self.clinic_id, actor_kind="import", actor_name=self.actor_name,
+                              details=details)
+
+    @staticmethod
+    def _recent_readings(session: Session, ids: list[int]) -> list[Reading]:
+        found: list[Reading] = []
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            found.extend(session.scalars(select(Reading).where(Reading.id.in_(ids[start:start + LOOKUP_CHUNK]))))
+        return found

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -23,7 +24,11 @@ CSV_COLUMNS = ("patient_id", "phone", "kind", "value", "systolic", "diastolic", 
                "taken_at", "external_id")
 KIND_ALIASES = {"bp": ReadingKind.blood_pressure, "blood pressure": ReadingKind.blood_pressure,
                 "hr": ReadingKind.heart_rate, "heart rate": ReadingKind.heart_rate, "pulse": ReadingKind.heart_rate}
+# Every row looks its kind and context up: a dict is several times quicker than calling the enum.
+KINDS = {k.value: k for k in ReadingKind}
+CONTEXTS = {c.value: c for c in GlucoseContext}
 # Spreadsheets in China write 2026/11/20 7:30; ISO 8601 is tried first.
+ISO_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}.*")
 LOCAL_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
@@ -72,18 +77,30 @@ def detect_format(name: str, data: bytes) -> str:
 
 def read_source(data: bytes, *, fmt: str = "auto", name: str = "") -> Source:
     """Every row of the file, each with its submission or its field errors; ImportFileInvalid otherwise."""
+    source, rows = open_source(data, fmt=fmt, name=name)
+    source.rows = list(rows)
+    return source
+
+
+def open_source(data: bytes, *, fmt: str = "auto", name: str = "") -> tuple[Source, Iterator[SourceRow]]:
+    """The file's description now (ImportFileInvalid when it cannot be read at all) and its rows as they are
+    parsed: a CSV file's rows are read while earlier ones are being stored. A FHIR file is parsed whole first;
+    its Source carries every row. A CSV Source's `rows` stays empty (the iterator holds them)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileInvalid(N_('The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.')) from exc
     chosen = detect_format(name, data) if fmt == "auto" else fmt
-    return _read_fhir(text) if chosen == "fhir" else _read_csv(text)
+    if chosen == "fhir":
+        source = _read_fhir(text)
+        return source, iter(source.rows)
+    return _open_csv(text)
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------
 
 
-def _read_csv(text: str) -> Source:
+def _open_csv(text: str) -> tuple[Source, Iterator[SourceRow]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
@@ -95,17 +112,23 @@ def _read_csv(text: str) -> Source:
     if missing:
         raise ImportFileInvalid(N_("Missing columns: %(columns)s. The first row must name the columns: %(expected)s."),
                                 columns=", ".join(missing), expected=", ".join(CSV_COLUMNS))
-    rows = []
+    wanted = [(i, c) for i, c in enumerate(columns) if c in CSV_COLUMNS]
+    source = Source("csv", [], ignored_columns=[c for c in columns if c and c not in CSV_COLUMNS])
+    return source, _csv_rows(reader, wanted)
+
+
+def _csv_rows(reader: Iterator[list[str]], wanted: list[tuple[int, str]]) -> Iterator[SourceRow]:
     for index, cells in enumerate(reader, start=2):
-        record = {c: _clean(v) for c, v in zip(columns, cells, strict=False) if c in CSV_COLUMNS}
+        width = len(cells)  # a short row lacks its last columns; cells beyond the header are ignored
+        record = {c: cells[i].strip() if cells[i].isascii() else _clean(cells[i]) for i, c in wanted if i < width}
         if not any(record.values()):
             continue  # blank lines at the end of a spreadsheet are not rows
-        rows.append(_csv_row(index, record))
-    return Source("csv", rows, ignored_columns=[c for c in columns if c and c not in CSV_COLUMNS])
+        yield _csv_row(index, record)
 
 
 def _clean(cell: str) -> str:
-    # Full-width digits and letters (１１．２) from Chinese input methods read as ASCII.
+    # Full-width digits and letters (１１．２) from Chinese input methods read as ASCII. ASCII text is its own NFKC
+    # form, which is why _read_csv only strips ASCII cells.
     return unicodedata.normalize("NFKC", cell or "").strip()
 
 
@@ -146,11 +169,9 @@ def _kind(raw: str, errors: FieldErrors) -> ReadingKind | None:
     if not text:
         errors.add("kind", "This field is required.")
         return None
-    try:
-        return ReadingKind(text)
-    except ValueError:
-        if text.replace("_", " ") in KIND_ALIASES:
-            return KIND_ALIASES[text.replace("_", " ")]
+    kind = KINDS.get(text) or KIND_ALIASES.get(text.replace("_", " "))
+    if kind is not None:
+        return kind
     errors.add("kind", "Choose one of: %(choices)s.", choices=", ".join(k.value for k in ReadingKind))
     return None
 
@@ -159,11 +180,10 @@ def _context(raw: str, errors: FieldErrors) -> GlucoseContext | None:
     text = raw.strip().lower().replace("-", "_").replace(" ", "_")
     if not text:
         return None
-    try:
-        return GlucoseContext(text)
-    except ValueError:
+    context = CONTEXTS.get(text)
+    if context is None:
         errors.add("context", "Choose one of: %(choices)s.", choices=", ".join(c.value for c in GlucoseContext))
-        return None
+    return context
 
 
 def _number(raw: str | None, name: str, errors: FieldErrors) -> Decimal | None:
@@ -199,7 +219,7 @@ def _taken_at(raw: str, errors: FieldErrors) -> datetime | None:
         errors.add("taken_at", "This field is required.")
         return None
     parsed: datetime | None = None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}.*", text):
+    if ISO_LIKE.fullmatch(text):
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
