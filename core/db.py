@@ -120,6 +120,16 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
             # not hold the lock while another connection of the same thread waits for it.
             session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
         yield session
+    except BaseException:
+        session.rollback()
+        session.close()
+        raise
+    finish_session(session)
+
+
+def finish_session(session: Session) -> None:
+    """Commit and close; on a failed commit roll back first, so the connection goes back to the pool clean."""
+    try:
         session.commit()
     except BaseException:
         session.rollback()

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from core import i18n
-from core.db import SQLITE_BEGIN, get_engine, unit_of_work
+from core.db import SQLITE_BEGIN, finish_session, get_engine, unit_of_work
 from core.errors import DomainError
 from core.i18n import N_
 from core.security import Principal, Role
@@ -104,7 +104,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             # keep what the check wrote (the token's last use) and give the connection back.
             leftover = scope.pop(_REQUEST_DB, None)  # type: ignore[misc]
             if leftover is not None:
-                await to_thread.run_sync(_finish, leftover)
+                await to_thread.run_sync(finish_session, leftover)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         app_state = connection.app.state
@@ -145,16 +145,6 @@ def _check_token(app_state: Any, token: str) -> tuple[Principal | None, Session 
         session.close()
         return None, None
     return principal, session
-
-
-def _finish(session: Session) -> None:
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def _load_with_session(app_state: Any, loader: Callable[..., Principal | None], kwargs: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ progress is not flattered by items that are simply not due yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -18,6 +18,7 @@ from clinic.models import Clinic, Patient
 from core.db import utcnow
 from feedback.enums import Category, FeedbackKind
 from feedback.models import FeedbackItem
+from followup.dates import Granularity, local_midnight, next_period_start
 
 
 @dataclass(frozen=True)
@@ -56,21 +57,14 @@ def month_starts(*, today: date, months: int) -> list[date]:
     return starts[::-1]
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-
-
-def _utc(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-
-
 def monthly_measures(*, session: Session, clinic: Clinic, months: int = 12,
                      now: datetime | None = None) -> list[MonthMeasure]:
     """Rows per (month, category) that had items, plus one all-categories row for every month."""
     now = now or utcnow()
     tz = ZoneInfo(clinic.timezone)
     starts = month_starts(today=now.astimezone(tz).date(), months=months)
-    bounds = [(start, _utc(start, tz), _utc(_next_month(start), tz)) for start in starts]
+    bounds = [(start, local_midnight(start, tz), local_midnight(next_period_start(start, Granularity.month), tz))
+              for start in starts]
     month_label = case(*[(and_(FeedbackItem.received_at >= lo, FeedbackItem.received_at < hi),
                            literal(start.isoformat())) for start, lo, hi in bounds], else_=literal(""))
     ack_done = FeedbackItem.acknowledged_at.is_not(None)

@@ -10,7 +10,7 @@ to analyse.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from feedback.clusters import offer_rca_for_signal
 from feedback.enums import Category
 from feedback.metrics import monthly_measures
 from feedback.models import RcaSuggestion
+from followup.dates import Granularity, local_midnight, next_period_start
 from pdca.spc import Rule, control_chart
 
 HISTORY_MONTHS = 24
@@ -67,15 +68,9 @@ def watch_clinic(*, session: Session, clinic: Clinic, now: datetime | None = Non
             start = months[index]
             suggestion = offer_rca_for_signal(
                 session=session, clinic_id=clinic.id, category=category, period=start.strftime("%Y-%m"),
-                since=_utc(start, tz), until=_utc(_next_month(start), tz))
+                since=local_midnight(start, tz),
+                until=local_midnight(next_period_start(start, Granularity.month), tz))
             if suggestion is not None:
                 made.append(suggestion)
     return made
 
-
-def _next_month(day: date) -> date:
-    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-
-
-def _utc(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)

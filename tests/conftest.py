@@ -133,16 +133,21 @@ def run_jobs(broker: StubBroker, app: Any) -> Any:
     """Process every queued job (and the jobs they queue) on the stub broker, then return."""
 
     def run(fail_fast: bool = True) -> None:
-        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
-        worker.start()
-        try:
-            for queue_name in list(broker.queues):
-                broker.join(queue_name, fail_fast=fail_fast, timeout=30_000)
-            worker.join()
-        finally:
-            worker.stop()
+        drain_jobs(broker, fail_fast=fail_fast)
 
     return run
+
+
+def drain_jobs(broker: StubBroker, *, fail_fast: bool = True, timeout_ms: int = 30_000) -> None:
+    """Run a worker on the stub broker until every queue is empty (jobs queued by jobs included)."""
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        for queue_name in list(broker.queues):
+            broker.join(queue_name, fail_fast=fail_fast, timeout=timeout_ms)
+        worker.join()
+    finally:
+        worker.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 
-def test_health_reports_database_and_broker(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
-
-
 def test_unknown_page_is_a_translated_404_page(client):
     client.get("/lang/zh-CN")
     response = client.get("/no/such/page")

@@ -27,6 +27,7 @@ from core.settings import REPO_ROOT
 from tests.conftest import _services_missing
 from tests.twilio_standin import TwilioStandIn
 
+REDIS_URL = os.environ.get("CARELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PUBLIC_URL = "http://careloop.test"  # what webhooks are signed for, whichever process answers them
 TWILIO_FROM = "+15005550006"
 _sids = itertools.count(1)

@@ -21,7 +21,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from litestar.testing import TestClient
@@ -32,7 +31,7 @@ from core import jobs
 from core.app import create_app
 from core.db import dispose_engines, get_engine, make_engine
 from core.settings import Settings
-from tests.conftest import _truncate_all
+from tests.conftest import _truncate_all, drain_jobs
 from tests.hardening.access_table import ACCESS, PATIENTS, STAFF, A
 from tests.hardening.access_world import NEIGHBOUR_MARK, ROLES, World, build_world
 
@@ -70,14 +69,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     bind = make_engine(settings, sqlite_transactions=False) if settings.is_sqlite else engine
 
     def run_jobs() -> None:
-        worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
-        worker.start()
-        try:
-            for queue_name in list(broker.queues):
-                broker.join(queue_name, fail_fast=True, timeout=60_000)
-            worker.join()
-        finally:
-            worker.stop()
+        drain_jobs(broker, timeout_ms=60_000)
 
     with ExitStack() as stack, Session(bind, expire_on_commit=False) as session:
         def make_client() -> TestClient[Any]:

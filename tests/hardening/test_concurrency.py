@@ -5,47 +5,32 @@ replies; the complaints among them become feedback items through the workers."""
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import random
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.db import dispose_engines
 from core.models import SmsDirection, SmsMessage
 from feedback.models import FeedbackItem
 from followup.models import Callback, ClinicRule, Reading
 from followup.rules import default_rules
-from tests.conftest import _truncate_all
 from tests.factories import make_clinic, make_patient, make_staff, make_token
-from tests.hardening.procs import cluster, flush_redis, wait_for, webhook
+from tests.hardening.procs import REDIS_URL, cluster, flush_redis, wait_for, webhook
 from tests.twilio_standin import TwilioStandIn
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(600)]
-REDIS_URL = os.environ.get("CARELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PATIENTS = 100
 READINGS_EACH = 10  # nine blood pressures and one low glucose
 COMPLAINTS = 10
 DUPLICATES = 100
 # The webhook allows 50 requests a second per caller address and process; stay under it like Twilio does.
 MAX_RATE = 80
-
-
-@pytest.fixture
-def engine(_postgres_url: str) -> Iterator[Engine]:
-    _truncate_all(_postgres_url)
-    made = create_engine(_postgres_url)
-    yield made
-    made.dispose()
-    dispose_engines()
 
 
 class _Pacer:
@@ -66,7 +51,8 @@ def _reply(text: str) -> str | None:
     return None if message is None else (message.text or "")
 
 
-def test_concurrent_readings_through_two_web_processes_land_exactly_once(_postgres_url, engine, tmp_path):
+def test_concurrent_readings_through_two_web_processes_land_exactly_once(_postgres_url, cluster_engine, tmp_path):
+    engine = cluster_engine
     flush_redis(REDIS_URL)
     with Session(engine, expire_on_commit=False) as session:
         clinics = [make_clinic(session), make_clinic(session, language="en", profile="us", timezone="America/New_York")]
@@ -134,7 +120,8 @@ def test_concurrent_readings_through_two_web_processes_land_exactly_once(_postgr
 FIRST_READINGS = 16  # more than the web process's handler threads (6 on a 2-core machine) and its pool
 
 
-def test_concurrent_first_readings_of_a_clinic_without_rules_all_land(_postgres_url, engine, tmp_path):
+def test_concurrent_first_readings_of_a_clinic_without_rules_all_land(_postgres_url, cluster_engine, tmp_path):
+    engine = cluster_engine
     """A clinic made without its rules (seeded at creation by the CLI and demo, not by every door) gets its
     first readings all at once: every one is stored and answered, the defaults are seeded exactly once, and
     the urgent ones open their callbacks. This once hung the web process for good (docs/benchmarks.md)."""

@@ -4,7 +4,6 @@ arrive, the web process killed mid-request, and every database connection cut un
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,11 +26,19 @@ from feedback.models import FeedbackItem
 from followup.models import Callback, Reading
 from tests.conftest import _truncate_all
 from tests.factories import make_clinic, make_patient
-from tests.hardening.procs import TWILIO_FROM, RedisServer, cluster, flush_redis, kill_hard, wait_for, webhook
+from tests.hardening.procs import (
+    REDIS_URL,
+    TWILIO_FROM,
+    RedisServer,
+    cluster,
+    flush_redis,
+    kill_hard,
+    wait_for,
+    webhook,
+)
 from tests.twilio_standin import TwilioStandIn
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(600)]
-REDIS_URL = os.environ.get("CARELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

@@ -98,6 +98,14 @@ def test_readyz_is_503_when_the_broker_is_unreachable(settings):
     assert response.json()["broker"].startswith("unreachable") and response.json()["database"] == "ok"
 
 
+def test_healthz_is_liveness_only_and_stays_200_when_the_database_is_unreachable(settings):
+    # A database blip must take web processes out of rotation (/readyz), not get them restarted (/healthz).
+    with _client(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none") as client:
+        health, ready = client.get("/healthz"), client.get("/readyz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 503
+
+
 def test_readyz_is_503_when_the_database_is_unreachable(settings):
     with _client(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none") as client:
         response = client.get("/readyz")

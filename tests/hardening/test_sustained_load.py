@@ -15,43 +15,31 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core import jobs
-from core.db import dispose_engines
 from core.messaging import set_gateway
 from core.settings import Settings
 from core.sms_gateways import DevelopmentGateway
 from followup.models import Reading
 from surveys.models import SurveyResponse
-from tests.conftest import _truncate_all
 from tests.factories import PASSWORD, make_clinic, make_patient, make_staff
-from tests.hardening.procs import cluster, flush_redis, webhook
+from tests.hardening.procs import REDIS_URL, cluster, flush_redis, webhook
 from tests.surveys.survey_builders import GOOD, sent_invitation
 from tests.twilio_standin import TwilioStandIn
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
-REDIS_URL = os.environ.get("CARELOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RATE = 8.0  # requests started per second, whatever the answers' speed (an open loop, like real traffic)
 # Of every 20 requests: 12 readings, 5 callback-queue views, 3 survey requests.
 MIX = ["reading"] * 12 + ["queue"] * 5 + ["survey"] * 3
-
-
-@pytest.fixture
-def engine(_postgres_url: str) -> Iterator[Engine]:
-    _truncate_all(_postgres_url)
-    made = create_engine(_postgres_url)
-    yield made
-    made.dispose()
-    dispose_engines()
 
 
 @dataclass
@@ -187,11 +175,13 @@ def _assert_memory_flat(samples: list[int]) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_thirty_seconds_of_mixed_traffic_answers_everything_and_loses_nothing(_postgres_url, engine, tmp_path):
+def test_thirty_seconds_of_mixed_traffic_answers_everything_and_loses_nothing(_postgres_url, cluster_engine, tmp_path):
+    engine = cluster_engine
     _drive(engine, _postgres_url, tmp_path, seconds=30)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_ten_minutes_of_mixed_traffic_answers_everything_with_flat_memory(_postgres_url, engine, tmp_path):
+def test_ten_minutes_of_mixed_traffic_answers_everything_with_flat_memory(_postgres_url, cluster_engine, tmp_path):
+    engine = cluster_engine
     _drive(engine, _postgres_url, tmp_path, seconds=float(os.environ.get("CARELOOP_SOAK_SECONDS", 600)))
