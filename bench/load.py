@@ -100,8 +100,9 @@ def _summary(latencies: list[float], failures: list[int], elapsed: float) -> dic
     def pct(p: float) -> float:
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
+    answered = len(latencies) - len(failures)  # only successful requests count as throughput
     return {"requests": len(latencies), "failures": len(failures), "failure_codes": sorted(set(failures))[:5],
-            "seconds": elapsed, "throughput": len(latencies) / elapsed if elapsed else 0.0,
+            "seconds": elapsed, "throughput": answered / elapsed if elapsed else 0.0,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(ordered) * 1000}
 
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 30
     # Forms and API bodies; nothing the app accepts over HTTP (FHIR bundles included) needs more.
     max_body_bytes: int = 2_000_000
+    # Twilio webhook requests a second from one caller address (per web process). Twilio calls from many
+    # addresses; a flood from one is not Twilio. Generous because a clinic's whole panel texts one number.
+    sms_webhook_rate_per_second: int = 50
     # How long a worker holds a job before another may take it over (the worker is presumed dead).
     job_lease_seconds: int = 300
     debug: bool = False

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.enums import RequestEncodingType
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.params import Body
+from litestar.types import Receive, Scope, Send
 from sqlmodel import Session
 
 from core.audit import record_audit
@@ -19,8 +20,18 @@ from core.web import client_address
 from followup.conversation import handle_inbound_sms
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-# Generous: a clinic's whole panel texts one number, but a flood from one address is not Twilio.
-webhook_rate_limit = RateLimitConfig(rate_limit=("second", 50), store="rate_limit_webhook")
+
+
+class _ConfiguredRateLimit(RateLimitMiddleware):
+    """Litestar's per-address limiter with the rate taken from the settings (`sms_webhook_rate_per_second`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.max_requests = scope["litestar_app"].state.settings.sms_webhook_rate_per_second
+        await super().__call__(scope, receive, send)
+
+
+webhook_rate_limit = RateLimitConfig(rate_limit=("second", 50), store="rate_limit_webhook",
+                                     middleware_class=_ConfiguredRateLimit)
 _STATUS = {DeliveryState.delivered: "delivered", DeliveryState.failed: "failed", DeliveryState.sent: "sent"}
 
 

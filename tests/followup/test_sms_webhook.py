@@ -220,3 +220,30 @@ def test_delivery_status_callback_updates_the_outbound_message(client, session, 
     assert message.status == "delivered"
     forged = client.post("/sms/twilio/status", data=params, headers={"X-Twilio-Signature": "nope"})
     assert forged.status_code == 403
+
+
+
+def _start_of_next_second() -> None:
+    """Litestar's limiter counts per whole second of the clock; start a burst at the beginning of one."""
+    import time
+
+    time.sleep(1 - time.time() % 1 + 0.01)
+
+
+def test_webhook_flood_from_one_address_is_refused_at_the_configured_rate_and_stores_nothing(client, app, session,
+                                                                                            settings):
+    clinic = make_clinic(session)
+    patient = make_patient(session, clinic, phone="+8613712340077")
+    session.commit()
+    app.state.settings = settings.model_copy(update={"sms_webhook_rate_per_second": 2})
+    forged = {"MessageSid": "SM" + "f" * 32, "From": patient.phone, "Body": "血糖6"}
+    _start_of_next_second()
+    # Two quick requests (refused for their signature, but counted), then a genuine one in the same second.
+    assert [client.post("/sms/twilio", data=forged).status_code for _ in range(2)] == [403, 403]
+    refused = send_sms(client, settings, from_=patient.phone, body="血糖6.1", sid="SM" + "1" * 32)
+    assert refused.status_code == 429  # Twilio retries a 429 later: the reading is delayed, not lost
+    assert session.scalars(select(Reading).where(Reading.patient_id == patient.id)).all() == []
+    _start_of_next_second()
+    retried = send_sms(client, settings, from_=patient.phone, body="血糖6.1", sid="SM" + "1" * 32)
+    assert retried.status_code == 200
+    assert len(session.scalars(select(Reading).where(Reading.patient_id == patient.id)).all()) == 1
