@@ -81,6 +81,7 @@ def ngettext(language: str, singular: str, plural: str, n: int, **params: object
     return text % params
 
 
+@cache  # a parsed Locale keeps its loaded data; parsing one per date formatted doubled the cost of a busy page
 def babel_locale(language: str) -> Locale:
     return Locale.parse("zh_Hans_CN" if language == "zh-CN" else "en_GB")
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from core import i18n
-from core.db import SQLITE_BEGIN, finish_session, get_engine, unit_of_work
+from core.db import SQLITE_BEGIN, finish_session, get_engine
 from core.errors import DomainError
 from core.i18n import N_
 from core.security import Principal, Role
@@ -64,19 +64,24 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[S
     lock would wait for ever (six concurrent sign-ins of one user hung the server for good;
     tests/hardening/test_sustained_load.py).
 
-    An API call's session was opened by AuthMiddleware to check its token: the token, the work and the audit row
-    share one transaction, and the call one connection."""
+    A signed-in caller's session was opened by AuthMiddleware to find out who is asking (bearer token or
+    sign-in): the check, the work and the audit row share one transaction, and the request one connection."""
     session = request.scope.pop(_REQUEST_DB, None)  # type: ignore[misc]
     if session is None:
         session = await to_thread.run_sync(_begin_request_session, request.app.state)
     try:
         yield session
-        await to_thread.run_sync(session.commit)
     except BaseException:
-        await to_thread.run_sync(session.rollback)
+        await to_thread.run_sync(_discard, session)
         raise
+    await to_thread.run_sync(finish_session, session)  # commit and close in one trip to a thread
+
+
+def _discard(session: Session) -> None:
+    try:
+        session.rollback()
     finally:
-        await to_thread.run_sync(session.close)
+        session.close()
 
 
 def _begin_request_session(app_state: Any) -> Session:
@@ -114,9 +119,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return AuthenticationResult(user=None, auth=None)
-            principal, session = await to_thread.run_sync(_check_token, app_state, token.strip())
-            if session is not None:
-                connection.scope[_REQUEST_DB] = session  # type: ignore[literal-required]
+            principal = await to_thread.run_sync(_load_in_request_session, connection.scope, app_state.token_loader,
+                                                 {"token": token.strip()})
             return AuthenticationResult(user=principal, auth="token")
         stored = connection.scope.get("session") or {}
         ident = stored.get(SESSION_KEY) if isinstance(stored, dict) else None
@@ -127,29 +131,27 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             connection.scope["session"] = Empty  # idle too long: forget the session, the guards ask to sign in
             return AuthenticationResult(user=None, auth=None)
         stored[SEEN_KEY] = now
-        principal = await to_thread.run_sync(_load_with_session, app_state, app_state.principal_loader,
+        principal = await to_thread.run_sync(_load_in_request_session, connection.scope, app_state.principal_loader,
                                              {"kind": ident.get("kind"), "user_id": ident.get("id")})
         return AuthenticationResult(user=principal, auth="session")
 
 
-def _check_token(app_state: Any, token: str) -> tuple[Principal | None, Session | None]:
-    """The token's principal, read in what becomes the request's session (None for an unknown token)."""
+def _load_in_request_session(scope: Scope, loader: Callable[..., Principal | None], kwargs: dict[str, Any]) -> Any:
+    """Who is asking, read in what becomes the request's own session (handed on through the scope), so the
+    check, the work and the audit row share one connection and one transaction. None for an unknown caller."""
+    app_state = scope["litestar_app"].state  # type: ignore[typeddict-item]
     session = _begin_request_session(app_state)
     try:
-        principal = app_state.token_loader(session=session, token=token)
+        principal = loader(session=session, **kwargs)
     except BaseException:
         session.rollback()
         session.close()
         raise
     if principal is None:
-        session.close()
-        return None, None
-    return principal, session
-
-
-def _load_with_session(app_state: Any, loader: Callable[..., Principal | None], kwargs: dict[str, Any]) -> Any:
-    with unit_of_work(get_engine(app_state.settings)) as session:
-        return loader(session=session, **kwargs)
+        finish_session(session)  # keeps what the check wrote (a failed sign-in leaves nothing to keep)
+        return None
+    scope[_REQUEST_DB] = session  # type: ignore[literal-required]
+    return principal
 
 
 def safe_next(target: str | None) -> str:

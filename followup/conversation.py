@@ -15,7 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from clinic.models import Clinic, Patient
-from clinic.service import find_patient_by_phone, normalise_phone, record_sms_opt_in, record_sms_opt_out
+from clinic.service import (
+    find_patient_and_clinic_by_phone,
+    normalise_phone,
+    record_sms_opt_in,
+    record_sms_opt_out,
+)
 from core.audit import record_audit
 from core.db import utcnow
 from core.events import record_event
@@ -49,22 +54,20 @@ class SmsOutcome:
 
 
 def handle_inbound_sms(*, session: Session, inbound: InboundSms) -> SmsOutcome:
-    stored = _stored(session, inbound)
-    if stored is not None:
-        return SmsOutcome(reply=stored.reply_body or None, duplicate=True, message_id=stored.id,
-                          patient_id=stored.patient_id)
+    """Store, understand and answer one inbound message. A redelivery (same provider message id) stores nothing
+    and repeats the first reply: its insert hits the message's unique key (Twilio retries are rare, so the common
+    new message pays no lookup for them)."""
     phone = normalise_phone(inbound.from_e164) or inbound.from_e164
-    patient = find_patient_by_phone(session=session, phone=phone)
+    found = find_patient_and_clinic_by_phone(session=session, phone=phone)
     parsed = parse(inbound.body)
-    if patient is None:
+    if found is None:
         # Only a security note: an unknown number's message is not health data we may keep (PIPL minimum).
         record_audit(session=session, action=AuditAction.security, object_type="sms_inbound",
                      actor_kind="unknown-sender", detail=f"SMS from unregistered number {mask_phone(phone)}")
         language = parsed.language_hint or "zh-CN"
         return SmsOutcome(reply=compose_reply(kind=ReplyKind.not_registered, language=language,
                                               emergency_number="120" if language == "zh-CN" else "911"))
-    clinic = session.get(Clinic, patient.clinic_id)
-    assert clinic is not None
+    patient, clinic = found
     message = SmsMessage(
         direction=SmsDirection.inbound, provider=inbound.provider, provider_message_id=inbound.provider_message_id,
         clinic_id=clinic.id, patient_id=patient.id, phone=phone, body=inbound.body[:1600], status=SmsStatus.received,
@@ -73,7 +76,7 @@ def handle_inbound_sms(*, session: Session, inbound: InboundSms) -> SmsOutcome:
         with session.begin_nested():
             session.add(message)
             session.flush()
-    except IntegrityError:  # the same message is being handled by a concurrent delivery, which won
+    except IntegrityError:  # a redelivery, or a concurrent delivery of the same message that won
         stored = _stored(session, inbound)
         if stored is None:
             raise
@@ -113,7 +116,7 @@ def _converse(session: Session, patient: Patient, clinic: Clinic, message: SmsMe
             if intent == Intent.confirm and pending.proposal:
                 outcome.readings = record_readings(session=session, patient=patient, readings=[
                     deserialise(pending.proposal)], taken_at=pending.created_at, entry=entry,
-                    external_ids=[f"{inbound.provider}:{inbound.provider_message_id}:0"])
+                    external_ids=[f"{inbound.provider}:{inbound.provider_message_id}:0"], ids_are_new=True)
                 outcome.evaluation = evaluate_readings(session=session, patient=patient, clinic=clinic,
                                                        readings=outcome.readings, now=now)
     elif intent == Intent.opt_out_like:
@@ -128,7 +131,7 @@ def _converse(session: Session, patient: Patient, clinic: Clinic, message: SmsMe
             outcome.readings = record_readings(
                 session=session, patient=patient, readings=interpretation.accepted, taken_at=inbound.received_at,
                 entry=entry, external_ids=[f"{inbound.provider}:{inbound.provider_message_id}:{i}"
-                                           for i in range(len(interpretation.accepted))])
+                                           for i in range(len(interpretation.accepted))], ids_are_new=True)
         candidates = []
         for question in interpretation.questions[:1]:
             session.add(PendingConfirmation(

@@ -111,14 +111,22 @@ def _decimal(value: Decimal | float | str | None) -> Decimal | None:
 
 def record_readings(
     *, session: Session, patient: Patient, readings: Sequence[ResolvedReading], taken_at: datetime, entry: Entry,
-    external_ids: Sequence[str | None] | None = None,
+    external_ids: Sequence[str | None] | None = None, ids_are_new: bool = False,
 ) -> list[Reading]:
-    """Store readings; one whose external id is already stored for the patient is returned, not duplicated."""
+    """Store readings; one whose external id is already stored for the patient is returned, not duplicated.
+
+    `ids_are_new`: the caller has just stored, under its own unique key, the message the external ids derive
+    from (an SMS), so none of them can be stored yet; the lookups and savepoints are skipped (the unique index
+    still stands guard)."""
     if taken_at.tzinfo is None:
         raise ValueError("taken_at must carry a time zone")
     stored: list[Reading] = []
     for index, resolved in enumerate(readings):
         external_id = external_ids[index] if external_ids else None
+        if ids_are_new:
+            stored.append(_row(patient, resolved, taken_at, entry, external_id))
+            session.add(stored[-1])
+            continue
         if external_id is not None:
             existing = session.scalar(select(Reading).where(Reading.patient_id == patient.id,
                                                             Reading.external_id == external_id))
@@ -177,11 +185,17 @@ def as_fact(reading: Reading) -> ReadingFact:
     )
 
 
+# What a rule reads of a reading; selected as plain columns, as no rule needs the ORM object (a window holds up to
+# dozens of readings, and building Reading objects for them was a good part of a reading's cost).
+_FACT_COLUMNS = (Reading.id, Reading.kind, Reading.taken_at, Reading.value_original, Reading.unit_original,
+                 Reading.systolic, Reading.diastolic, Reading.context, Reading.meter_flag)
+
+
 def facts_in_window(*, session: Session, patient_id: int, spec: WindowSpec) -> list[ReadingFact]:
     """Exactly the readings a rule's window needs, newest first, through the (patient, kind, taken_at) index."""
     if spec.limit == 0:
         return []
-    query = select(Reading).where(Reading.patient_id == patient_id, Reading.voided_at.is_(None))
+    query = select(*_FACT_COLUMNS).where(Reading.patient_id == patient_id, Reading.voided_at.is_(None))
     if spec.kind is not None:
         query = query.where(Reading.kind == spec.kind)
     if spec.contexts:
@@ -191,7 +205,9 @@ def facts_in_window(*, session: Session, patient_id: int, spec: WindowSpec) -> l
     query = query.order_by(Reading.taken_at.desc(), Reading.id.desc())
     if spec.limit is not None:
         query = query.limit(spec.limit)
-    return [as_fact(r) for r in session.scalars(query)]
+    return [ReadingFact(id=id_, kind=kind, taken_at=taken_at, value=_as_sent(value, unit), unit=unit, systolic=systolic,
+                        diastolic=diastolic, context=context, meter_flag=flag)
+            for id_, kind, taken_at, value, unit, systolic, diastolic, context, flag in session.execute(query)]
 
 
 def facts_for_windows(*, session: Session, patient_id: int, specs: Sequence[WindowSpec]) -> list[list[ReadingFact]]:

@@ -76,13 +76,26 @@ def list_callbacks(*, session: Session, clinic_id: int, viewer_id: int, filters:
                    policy: FollowupPolicy | None = None, page: int = 1, per_page: int = 20
                    ) -> tuple[list[tuple[Callback, Patient]], int]:
     """One page of the queue and the count of all; the clinic's policy is read only when "mine" needs it."""
+    query, total = _queue_and_total(session, clinic_id, viewer_id, filters, policy)
+    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).all()
+    return [(c, p) for c, p in rows], total
+
+
+def list_callbacks_only(*, session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
+                        page: int = 1, per_page: int = 20) -> tuple[list[Callback], int]:
+    """The same page without its patients (the API shows ids only): the join stays for the filters, but fifty
+    Patient objects are not built per call."""
+    query, total = _queue_and_total(session, clinic_id, viewer_id, filters, None)
+    return list(session.scalars(query.with_only_columns(Callback).offset((page - 1) * per_page).limit(per_page))), total
+
+
+def _queue_and_total(session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
+                     policy: FollowupPolicy | None) -> tuple[Select[tuple[Callback, Patient]], int]:
     if policy is None:
         policy = (get_policy(session=session, clinic_id=clinic_id) if filters.scope is QueueScope.mine
                   else FollowupPolicy(clinic_id=clinic_id))
     query = queue_query(clinic_id=clinic_id, viewer_id=viewer_id, filters=filters, policy=policy)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).all()
-    return [(c, p) for c, p in rows], total
+    return query, session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 def tripped_readings(*, session: Session, callbacks: Iterable[Callback]) -> dict[int, Reading]:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from clinic.service import get_patient, patient_timezone
+from clinic.service import get_patient, get_patient_and_clinic, patient_timezone
 from core.audit import record_audit
 from core.db import utcnow
 from core.errors import Conflict, DomainError, FieldError, FieldErrors, ValidationFailed
@@ -231,8 +231,7 @@ class ReadingApiController(Controller):
                        data: ReadingBody) -> Response[ReadingCreated]:
         principal = principal_of(request)
         patient_id, submission = _submission(data)
-        patient = get_patient(session=db, clinic_id=principal.clinic_id, patient_id=patient_id)
-        clinic = clinic_of(session=db, patient=patient)
+        patient, clinic = get_patient_and_clinic(session=db, clinic_id=principal.clinic_id, patient_id=patient_id)
         tz, language = patient_timezone(patient=patient, clinic=clinic), _language(request)
         resolved = resolve(submission, now=utcnow())
         ids = external_ids(_base_id(request, submission), resolved)

@@ -23,7 +23,7 @@ from followup.callbacks import (
     close_callback,
     events_for,
     get_callback,
-    list_callbacks,
+    list_callbacks_only,
     log_attempt,
     tripped_readings,
 )
@@ -67,11 +67,11 @@ class CallbackApiController(Controller):
             errors.add("status", "Choose open, closed or all.")
             errors.raise_if_any()
         filters = QueueFilters(scope=scope, severity=severity, status=status, assigned_to=assigned_to)
-        rows, total = list_callbacks(session=db, clinic_id=principal.clinic_id, viewer_id=principal.user_id,
-                                     filters=filters, page=page, per_page=per_page)
-        callbacks = [c for c, _ in rows]
+        callbacks, total = list_callbacks_only(session=db, clinic_id=principal.clinic_id,
+                                               viewer_id=principal.user_id, filters=filters, page=page,
+                                               per_page=per_page)
         record_audit(session=db, action=AuditAction.view, object_type="callback_list", principal=principal,
-                     client_address=client_address(request), detail=f"api page={page} count={len(rows)}")
+                     client_address=client_address(request), detail=f"api page={page} count={len(callbacks)}")
         return {"items": _items(db, principal, callbacks), "total": total, "page": page, "per_page": per_page}
 
     @get("/{callback_id:int}", sync_to_thread=True, summary="One callback with its history")

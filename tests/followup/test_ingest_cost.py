@@ -16,7 +16,7 @@ from followup.rule_admin import save_rule_version, set_rule_active
 from followup.rulebook import ensure_default_rules
 from followup.rules import WindowSpec, default_rules
 from followup.service import facts_for_windows, facts_in_window
-from tests.factories import make_clinic, make_patient, make_staff, make_token
+from tests.factories import make_clinic, make_patient, make_staff, make_token, send_sms, twiml_text
 from tests.followup.quality_builders import add_reading
 
 
@@ -63,6 +63,50 @@ def test_a_reading_reads_its_kinds_history_once_and_its_rules_by_one_probe(clien
     assert len(from_reading) == 1, "three glucose rules, one window query"
     assert len(from_rules) == 1 and "LIMIT" in from_rules[0], "unchanged rules are not re-read"
     assert not [s for s in statements if s.startswith("INSERT INTO clinic_rule")]
+
+
+def _shapes(statements):
+    """Each statement as its verb and table, e.g. "INSERT reading", "SELECT api_token" (transaction control left
+    out: SQLite's explicit BEGIN, savepoints)."""
+    shapes = []
+    for s in statements:
+        words = s.split()
+        if words[0] in ("BEGIN", "SAVEPOINT", "RELEASE"):
+            continue
+        if words[0] == "SELECT":
+            shapes.append("SELECT " + words[words.index("FROM") + 1])
+        elif words[0] in ("INSERT", "UPDATE"):
+            shapes.append(f"{words[0]} {words[2] if words[0] == 'INSERT' else words[1]}")
+        else:
+            shapes.append(words[0])
+    return shapes
+
+
+def test_an_api_reading_that_raises_nothing_costs_six_statements(client, session, engine):
+    clinic, headers = _setup(session)
+    patient = make_patient(session, clinic)
+    session.commit()
+    _glucose(client, headers, patient, 6.1, "fasting")
+    with counted(engine) as statements:
+        _glucose(client, headers, patient, 6.3, "fasting")
+    assert _shapes(statements) == [
+        "SELECT api_token",  # token, user and clinic time zone in one row
+        "SELECT patient",  # the patient and their clinic in one row
+        "INSERT reading", "SELECT clinic_rule", "SELECT reading", "INSERT audit_entry"]
+
+
+def test_an_sms_reading_that_raises_nothing_costs_ten_statements(client, session, engine, settings):
+    clinic = make_clinic(session)
+    ensure_default_rules(session=session, clinic=clinic)
+    patient = make_patient(session, clinic, phone="+8613712349901")
+    session.commit()
+    send_sms(client, settings, from_=patient.phone, body="血糖6.1")
+    with counted(engine) as statements:
+        assert twiml_text(send_sms(client, settings, from_=patient.phone, body="血糖6.3")).startswith("已收到")
+    assert sorted(_shapes(statements)) == sorted([
+        "SELECT patient",  # no lookup for a redelivery first: the message's unique key catches those
+        "INSERT sms_message", "UPDATE pending_confirmation", "INSERT reading", "SELECT clinic_rule",
+        "SELECT reading", "INSERT audit_entry", "UPDATE sms_message"])
 
 
 def test_a_rule_saved_after_readings_were_evaluated_fires_on_the_next_reading(client, session):
