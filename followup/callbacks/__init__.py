@@ -30,12 +30,13 @@ from followup.callbacks.queue import (
     QueueFilters,
     callback_item,
     events_for,
+    list_callback_rows,
     list_callbacks,
-    list_callbacks_only,
     queue_query,
     reason_in,
     recent_readings,
     staff_names,
+    tripped_reading_rows,
     tripped_readings,
 )
 
@@ -44,8 +45,8 @@ __all__ = [
     "CallbackClaimedByOther", "CallbackNotClosed", "CallbackNotFound", "CloseOutcome", "CloseReason",
     "QueueFilters", "QueueScope", "assign_callback", "callback_item", "claim_callback", "clinic_timezone",
     "close_callback", "due_for_escalation", "escalate_callback", "escalation_sms_text", "events_for",
-    "get_callback", "get_policy", "list_callbacks", "list_callbacks_only", "log_attempt", "open_callback",
+    "get_callback", "get_policy", "list_callback_rows", "list_callbacks", "log_attempt", "open_callback",
     "open_callbacks_for",
     "parse_local_datetime", "queue_query", "reason_in", "recent_readings", "reopen_callback", "retry_backoff",
-    "save_policy", "staff_names", "tier_due_at", "tripped_readings",
+    "save_policy", "staff_names", "tier_due_at", "tripped_reading_rows", "tripped_readings",
 ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Row, and_, case, func, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
@@ -81,12 +81,13 @@ def list_callbacks(*, session: Session, clinic_id: int, viewer_id: int, filters:
     return [(c, p) for c, p in rows], total
 
 
-def list_callbacks_only(*, session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
-                        page: int = 1, per_page: int = 20) -> tuple[list[Callback], int]:
-    """The same page without its patients (the API shows ids only): the join stays for the filters, but fifty
-    Patient objects are not built per call."""
+def list_callback_rows(*, session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
+                       page: int = 1, per_page: int = 20) -> tuple[list[Row[Any]], int]:
+    """The same page as plain rows of the callback's columns, without patients (the API shows ids only and
+    reads the rows like Callback objects): no ORM objects for what is only turned into JSON."""
     query, total = _queue_and_total(session, clinic_id, viewer_id, filters, None)
-    return list(session.scalars(query.with_only_columns(Callback).offset((page - 1) * per_page).limit(per_page))), total
+    columns = query.with_only_columns(*Callback.__table__.columns)  # type: ignore[attr-defined]
+    return list(session.execute(columns.offset((page - 1) * per_page).limit(per_page))), total
 
 
 def _queue_and_total(session: Session, clinic_id: int, viewer_id: int, filters: QueueFilters,
@@ -104,6 +105,18 @@ def tripped_readings(*, session: Session, callbacks: Iterable[Callback]) -> dict
     if not ids:
         return {}
     return {r.id: r for r in session.scalars(select(Reading).where(Reading.id.in_(ids)))}
+
+
+def tripped_reading_rows(*, session: Session, callbacks: Iterable[Any]) -> dict[int, Row[Any]]:
+    """`tripped_readings` as plain rows of what `reading_item` shows (for JSON: no ORM objects)."""
+    ids = {i for c in callbacks for i in c.reading_ids}
+    if not ids:
+        return {}
+    return {r.id: r for r in session.execute(select(*_ITEM_COLUMNS).where(Reading.id.in_(ids)))}
+
+
+_ITEM_COLUMNS = (Reading.id, Reading.kind, Reading.value_original, Reading.unit_original, Reading.systolic,
+                 Reading.diastolic, Reading.context, Reading.meter_flag, Reading.taken_at)
 
 
 def recent_readings(*, session: Session, patient_ids: Iterable[int], since: datetime,
@@ -148,11 +161,11 @@ def staff_names(*, session: Session, ids: Iterable[int | None]) -> dict[int, str
                 .all())
 
 
-def reason_in(callback: Callback, language: str) -> str:
+def reason_in(callback: Callback | Row[Any], language: str) -> str:
     return (callback.reason_zh if language == "zh-CN" else callback.reason_en) or callback.reason_en
 
 
-def reading_item(reading: Reading, tz: ZoneInfo) -> dict[str, Any]:
+def reading_item(reading: Reading | Row[Any], tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": reading.id, "kind": str(reading.kind),
         "value": str(reading.value_original) if reading.value_original is not None else None,
@@ -163,7 +176,8 @@ def reading_item(reading: Reading, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def callback_item(callback: Callback, *, readings: dict[int, Reading], language: str, tz: ZoneInfo) -> dict[str, Any]:
+def callback_item(callback: Callback | Row[Any], *, readings: Mapping[int, Reading | Row[Any]], language: str,
+                  tz: ZoneInfo) -> dict[str, Any]:
     """One callback as the API shows it; times are ISO 8601 with the clinic's offset."""
     def iso(value: datetime | None) -> str | None:
         return value.astimezone(tz).isoformat() if value is not None else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from core.audit import record_audit
@@ -23,9 +25,9 @@ from followup.callbacks import (
     close_callback,
     events_for,
     get_callback,
-    list_callbacks_only,
+    list_callback_rows,
     log_attempt,
-    tripped_readings,
+    tripped_reading_rows,
 )
 from followup.enums import Severity
 from followup.models import Callback
@@ -67,9 +69,9 @@ class CallbackApiController(Controller):
             errors.add("status", "Choose open, closed or all.")
             errors.raise_if_any()
         filters = QueueFilters(scope=scope, severity=severity, status=status, assigned_to=assigned_to)
-        callbacks, total = list_callbacks_only(session=db, clinic_id=principal.clinic_id,
-                                               viewer_id=principal.user_id, filters=filters, page=page,
-                                               per_page=per_page)
+        callbacks, total = list_callback_rows(session=db, clinic_id=principal.clinic_id,
+                                              viewer_id=principal.user_id, filters=filters, page=page,
+                                              per_page=per_page)
         record_audit(session=db, action=AuditAction.view, object_type="callback_list", principal=principal,
                      client_address=client_address(request), detail=f"api page={page} count={len(callbacks)}")
         return {"items": _items(db, principal, callbacks), "total": total, "page": page, "per_page": per_page}
@@ -105,11 +107,11 @@ class CallbackApiController(Controller):
         return _items(db, principal, [callback])[0]
 
 
-def _items(db: Session, principal: Principal, callbacks: list[Callback]) -> list[dict[str, Any]]:
+def _items(db: Session, principal: Principal, callbacks: Sequence[Callback | Row[Any]]) -> list[dict[str, Any]]:
     # A staff member's principal carries the clinic's time zone (read when the token was checked).
     tz = ZoneInfo(principal.timezone) if principal.timezone else clinic_timezone(session=db,
                                                                               clinic_id=principal.clinic_id)
-    readings = tripped_readings(session=db, callbacks=callbacks)
+    readings = tripped_reading_rows(session=db, callbacks=callbacks)
     return [callback_item(c, readings=readings, language=principal.language, tz=tz) for c in callbacks]
 
 
