@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from clinic.models import Patient
@@ -31,9 +32,13 @@ CHART_STEP = timedelta(minutes=5)
 CHART_CACHE = 256
 
 
+# A stored reading, or a row of its columns read for display (followup.callbacks.queue.recent_readings).
+ReadingOrRow = Reading | Row[Any]
+
+
 @dataclass
 class ReadingLine:
-    reading: Reading
+    reading: ReadingOrRow
     value: str
     when: str
     context: str
@@ -186,12 +191,12 @@ def _label(words: Words, key: Any) -> str:
     return words(LABELS[key]) if key in LABELS else str(key or "")
 
 
-def _line(reading: Reading, words: Words) -> ReadingLine:
+def _line(reading: ReadingOrRow, words: Words) -> ReadingLine:
     return ReadingLine(reading=reading, value=words.value(reading), when=words.when(reading.taken_at),
                        context=words(CONTEXT_LABELS[reading.context]) if reading.context else "")
 
 
-def _chart(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, window: TimeWindow,
+def _chart(kind: ReadingKind | None, readings: Sequence[ReadingOrRow], words: Words, window: TimeWindow,
            glucose_unit: str, callback_id: int) -> str:
     if kind is None or not readings:
         return ""
@@ -236,8 +241,8 @@ _charts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _charts_lock = threading.Lock()
 
 
-def _charted(callback: Callback, tripped: dict[int, Reading], recent: Sequence[Reading]
-             ) -> tuple[ReadingKind | None, list[Reading]]:
+def _charted(callback: Callback, tripped: dict[int, Reading], recent: Sequence[ReadingOrRow]
+             ) -> tuple[ReadingKind | None, list[ReadingOrRow]]:
     """What a card charts: the kind of the readings that opened the callback (else of the latest reading), and
     the patient's recent readings of that kind."""
     kinds = [tripped[i].kind for i in callback.reading_ids if i in tripped] or [r.kind for r in recent[:1]]
@@ -245,7 +250,7 @@ def _charted(callback: Callback, tripped: dict[int, Reading], recent: Sequence[R
     return kind, [r for r in recent if r.kind == kind]
 
 
-def _alt(kind: ReadingKind | None, readings: Sequence[Reading], words: Words, glucose_unit: str) -> str:
+def _alt(kind: ReadingKind | None, readings: Sequence[ReadingOrRow], words: Words, glucose_unit: str) -> str:
     if kind is None or not readings:
         return ""
     texts = chart_texts(kind, readings, words=words, glucose_unit=glucose_unit)
