@@ -12,8 +12,6 @@ from sqlmodel import Session
 
 from core.db import get_engine, unit_of_work
 from core.errors import DomainError
-from core.report_cli import GENERATED_BY_CLI
-from core.report_cli import report as report_group
 from core.settings import get_settings
 
 
@@ -22,7 +20,25 @@ def _fail(exc: DomainError) -> None:
     raise click.ClickException(f"{exc}{' — ' + details if details else ''}")
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """Loads `careloop report` (which imports the report builders) only when it is asked for: a command such as
+    `careloop import readings` should not pay for loading what it never runs."""
+
+    lazy = {"report": ("core.report_cli", "report")}  # `careloop report patient|monthly|cycle`
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, name = self.lazy[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 def main() -> None:
     """CareLoop: chronic-disease follow-up and quality improvement for primary care."""
 
@@ -247,9 +263,6 @@ def scheduler() -> None:
     sys.exit(periodiq.main(periodiq.make_argument_parser().parse_args(["core.worker"])))
 
 
-main.add_command(report_group)  # `careloop report patient|monthly|cycle` (core/report_cli.py)
-
-
 # Here rather than in core/report_cli.py: it looks clinics up in the clinic domain, which only this wiring
 # module may import.
 def write_report(kind: str, params: dict[str, Any], *, output: Path, lang: str | None = None,
@@ -262,6 +275,7 @@ def write_report(kind: str, params: dict[str, Any], *, output: Path, lang: str |
     from core.db import get_engine, unit_of_work
     from core.errors import DomainError
     from core.models import AuditAction
+    from core.report_cli import GENERATED_BY_CLI
     from core.reports import load_report_kinds, render_report, report_kinds
     from core.settings import get_settings
 

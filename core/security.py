@@ -5,6 +5,7 @@ Who the users are lives in `clinic/`; this module only knows the shape of an aut
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -17,8 +18,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from core.i18n import N_
 
 _hasher = PasswordHasher()
-# Verifying against a real hash when the username is unknown keeps response times alike (no user probing).
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against a real hash when the username is unknown keeps response times alike (no user probing).
+    Made on first use, not at import: a command that checks no password (an import) should not pay for it."""
+    return _hasher.hash("not-a-real-password")
 
 
 class Role(StrEnum):
@@ -89,8 +95,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
+    dummy = _dummy_hash()  # made before either branch, so the first check costs the same for known and unknown users
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -32,9 +32,17 @@ from core.db import utcnow
 from core.errors import FieldError, FieldErrors, ValidationFailed
 from core.models import AuditAction
 from core.security import mask_phone
-from followup.flows import evaluate_readings
+from followup.importer.quick import quick_resolve
 from followup.importer.sources import SourceRow
-from followup.importer.store import LOOKUP_CHUNK, Key, insert_new, owners_of, reading_row, stored_keys
+from followup.importer.store import (
+    LOOKUP_CHUNK,
+    Key,
+    database_rows,
+    insert_new,
+    owners_of,
+    reading_row,
+    stored_keys,
+)
 from followup.models import Reading
 from followup.submission import content_key, external_ids, resolve
 from followup.validation import ResolvedReading
@@ -81,6 +89,11 @@ class _Checked:
 class CheckedBatch:
     rows: list[_Checked]  # the good rows, in file order
     own_readings: int  # rows that are this deployment's own exported readings coming back: already present
+    # What `store` writes, made while checking (the command checks the next batch while one is being stored, so
+    # the storing thread is left only the database's part): each new reading once, in file order, as
+    # followup.importer.store.database_rows gives it, and which row each (patient, external id) belongs to.
+    writes: list[Any] = field(default_factory=list)
+    owner: dict[Key, int] = field(default_factory=dict)
 
 
 class Importer:
@@ -128,11 +141,14 @@ class Importer:
                     FieldError("", exc.message, exc.params)]))
         self.report.problems.extend(sorted(problems, key=lambda p: p.number))  # in file order, as found
         own = self._own_readings(session, checked)
-        return CheckedBatch([c for c in checked if c.row.number not in own], own_readings=len(own))
+        batch = CheckedBatch([c for c in checked if c.row.number not in own], own_readings=len(own))
+        if not self.dry_run:
+            self._plan(session, batch)
+        return batch
 
     def store(self, session: Session, batch: CheckedBatch) -> None:
         """Write a checked batch (a dry run only counts), then run the rules and write the audit rows."""
-        new = self._count_new(session, batch.rows) if self.dry_run else self._store(session, batch.rows)
+        new = self._count_new(session, batch.rows) if self.dry_run else self._store(session, batch)
         added: dict[int, list[tuple[int, datetime]]] = {}
         self.report.present_rows += batch.own_readings
         for item, readings in zip(batch.rows, new, strict=True):
@@ -183,7 +199,7 @@ class Importer:
         found: list[Patient] = []
         for start in range(0, len(values), LOOKUP_CHUNK):
             query = select(Patient).where(column.in_(values[start:start + LOOKUP_CHUNK]))
-            if active_only:  # as find_patient_by_phone: a phone names the active patient who holds it
+            if active_only:  # as find_patient_and_clinic_by_phone: a phone names the active patient who holds it
                 query = query.where(Patient.active.is_(True))
             found.extend(session.scalars(query))
         return found
@@ -210,11 +226,16 @@ class Importer:
                                    field_errors=[FieldError(refusal.field, refusal.message, dict(refusal.params))])
         patient_id = self._patients[key]
         submission = row.submission
-        if submission.taken_at.tzinfo is None:  # a local time in the file: the patient's own clock
-            submission = replace(submission, taken_at=submission.taken_at.replace(tzinfo=self._zones[patient_id]))
-        resolved = resolve(submission, now=self.now)
-        base = submission.external_id or content_key(resolved, submission.taken_at)
-        return _Checked(row, patient_id, submission.taken_at, resolved,
+        taken_at = submission.taken_at
+        if taken_at.tzinfo is None:  # a local time in the file: the patient's own clock
+            taken_at = taken_at.replace(tzinfo=self._zones[patient_id])
+        resolved = quick_resolve(submission, taken_at, self.now)
+        if resolved is None:  # not a common row, or one to refuse: the general path judges it and says why
+            if taken_at is not submission.taken_at:
+                submission = replace(submission, taken_at=taken_at)
+            resolved = resolve(submission, now=self.now)
+        base = submission.external_id or content_key(resolved, taken_at)
+        return _Checked(row, patient_id, taken_at, resolved,
                         [i for i in external_ids(base, resolved) if i is not None])
 
     def _own_readings(self, session: Session, checked: Sequence[_Checked]) -> set[int]:
@@ -233,21 +254,25 @@ class Importer:
 
     # --- writing ------------------------------------------------------------------------------------------
 
-    def _store(self, session: Session, checked: Sequence[_Checked]) -> list[list[int]]:
-        """Write the batch; for each row the ids of its readings that were new (none: all already stored)."""
-        received_at = utcnow()
-        rows, owner = [], {}
-        for index, item in enumerate(checked):
+    def _plan(self, session: Session, batch: CheckedBatch) -> None:
+        """Fill the batch's writes and owners (no database work: the session only names the dialect)."""
+        rows = []
+        for index, item in enumerate(batch.rows):
             for resolved, external_id in zip(item.readings, item.ids, strict=True):
                 key = (item.patient_id, external_id)
-                if key in owner:
+                if key in batch.owner:
                     continue  # the same reading twice in one file: the first row stores it, the second finds it
-                owner[key] = index
-                rows.append(reading_row(clinic_id=self.clinic_id, patient_id=item.patient_id, resolved=resolved,
-                                        taken_at=item.taken_at, received_at=received_at, external_id=external_id))
-        new: list[list[int]] = [[] for _ in checked]
-        for key, reading_id in insert_new(session, rows).items():
-            new[owner[key]].append(reading_id)
+                batch.owner[key] = index
+                rows.append(reading_row(patient_id=item.patient_id, resolved=resolved, taken_at=item.taken_at,
+                                        external_id=external_id))
+        batch.writes = database_rows(session, rows)
+
+    def _store(self, session: Session, batch: CheckedBatch) -> list[list[int]]:
+        """Write the batch; for each row the ids of its readings that were new (none: all already stored)."""
+        new: list[list[int]] = [[] for _ in batch.rows]
+        for key, reading_id in insert_new(session, batch.writes, clinic_id=self.clinic_id,
+                                          received_at=utcnow()).items():
+            new[batch.owner[key]].append(reading_id)
         return [sorted(ids) if len(ids) > 1 else ids for ids in new]
 
     def _count_new(self, session: Session, checked: Sequence[_Checked]) -> list[list[int]]:
@@ -272,6 +297,10 @@ class Importer:
             self.report.patients.add(patient_id)
             mine = [recent[i] for i, _ in readings if i in recent]
             if mine:
+                # Imported here: the rules engine (callbacks, jobs, SMS texts) is slow to load, and an import of
+                # history, the usual kind, never runs it.
+                from followup.flows import evaluate_readings
+
                 evaluation = evaluate_readings(session=session, patient=patients[patient_id], clinic=clinic,
                                                readings=mine, now=self.now)
                 self.report.evaluated += len(mine)

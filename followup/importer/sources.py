@@ -8,10 +8,11 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from core.errors import FieldError, FieldErrors, ValidationFailed
@@ -118,12 +119,23 @@ def _open_csv(text: str) -> tuple[Source, Iterator[SourceRow]]:
 
 
 def _csv_rows(reader: Iterator[list[str]], wanted: list[tuple[int, str]]) -> Iterator[SourceRow]:
+    keys: dict[tuple[int | None, str | None], PatientKey] = {}  # a file names each patient many times
+    last = {c: i for i, c in wanted}  # a column named twice: its last cell counts
+    # Each row's cells in CSV_COLUMNS order, picked in one step; a column the file lacks reads as empty (index
+    # -1: the "" appended to the row), which every field treats as not given.
+    pick = itemgetter(*(last.get(c, -1) for c in CSV_COLUMNS))
+    full = max(last.values()) + 1
     for index, cells in enumerate(reader, start=2):
-        width = len(cells)  # a short row lacks its last columns; cells beyond the header are ignored
-        record = {c: cells[i].strip() if cells[i].isascii() else _clean(cells[i]) for i, c in wanted if i < width}
-        if not any(record.values()):
+        if len(cells) >= full:
+            cells.append("")
+            picked: Sequence[str] = pick(cells)
+        else:  # a short row lacks its last columns, which read as empty too
+            record = {c: cells[i] for i, c in wanted if i < len(cells)}
+            picked = [record.get(c, "") for c in CSV_COLUMNS]
+        values = [v.strip() if v.isascii() else _clean(v) for v in picked]
+        if not any(values):
             continue  # blank lines at the end of a spreadsheet are not rows
-        yield _csv_row(index, record)
+        yield _csv_row(index, values, keys)
 
 
 def _clean(cell: str) -> str:
@@ -132,15 +144,16 @@ def _clean(cell: str) -> str:
     return unicodedata.normalize("NFKC", cell or "").strip()
 
 
-def _csv_row(number: int, cells: dict[str, str]) -> SourceRow:
+def _csv_row(number: int, values: Sequence[str], keys: dict[tuple[int | None, str | None], PatientKey]) -> SourceRow:
+    """One row from its cells in CSV_COLUMNS order, each stripped (an empty cell: not given)."""
+    (patient_text, phone_text, kind_text, value_text, systolic_text, diastolic_text, pulse_text, unit, context_text,
+     taken_text, external_text) = values
     errors = FieldErrors()
-    patient_id = _whole(cells.get("patient_id"), "patient_id", errors)
-    phone = cells.get("phone") or None
+    patient_id = _whole(patient_text, "patient_id", errors)
+    phone = phone_text or None
     if patient_id is None and not phone and not any(e.field == "patient_id" for e in errors.errors):
         errors.add("patient_id", "Give patient_id or phone.")
-    kind = _kind(cells.get("kind", ""), errors)
-    value_text = cells.get("value", "")
-    systolic_text, diastolic_text = cells.get("systolic", ""), cells.get("diastolic", "")
+    kind = _kind(kind_text, errors)
     if kind == ReadingKind.blood_pressure and "/" in value_text and not (systolic_text or diastolic_text):
         systolic_text, _, diastolic_text = value_text.partition("/")  # "150/95" in one cell
         value_text = ""
@@ -150,15 +163,17 @@ def _csv_row(number: int, cells: dict[str, str]) -> SourceRow:
     value = _number(value_text, "value", errors)
     systolic = _whole(systolic_text, "systolic", errors)
     diastolic = _whole(diastolic_text, "diastolic", errors)
-    pulse = _whole(cells.get("pulse"), "pulse", errors)
-    context = _context(cells.get("context", ""), errors)
-    taken_at = _taken_at(cells.get("taken_at", ""), errors)
-    external_id = fit_external_id(cells["external_id"]) if cells.get("external_id") else None
-    key = PatientKey(patient_id=patient_id, phone=phone)
+    pulse = _whole(pulse_text, "pulse", errors)
+    context = _context(context_text, errors)
+    taken_at = _taken_at(taken_text, errors)
+    external_id = fit_external_id(external_text) if external_text else None
+    key = keys.get((patient_id, phone))
+    if key is None:  # frozen, so one instance serves every row of the patient
+        key = keys[(patient_id, phone)] = PatientKey(patient_id=patient_id, phone=phone)
     if errors.errors or kind is None or taken_at is None:
         return SourceRow(number, "row", key, None, errors.errors)
     submission = Submission(kind=kind, taken_at=taken_at, value=value, systolic=systolic, diastolic=diastolic,
-                            pulse=pulse, unit=cells.get("unit") or None,
+                            pulse=pulse, unit=unit or None,
                             context=context if kind == ReadingKind.glucose else None, meter_flag=flag,
                             external_id=external_id)
     return SourceRow(number, "row", key, submission)
@@ -202,6 +217,8 @@ def _number(raw: str | None, name: str, errors: FieldErrors) -> Decimal | None:
 def _whole(raw: str | None, name: str, errors: FieldErrors) -> int | None:
     if not raw:
         return None
+    if raw.isdigit() and raw.isascii() and len(raw) < 19:  # plain digits, as nearly every cell: the same number
+        return int(raw)
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:
