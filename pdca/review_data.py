@@ -219,12 +219,17 @@ def _surveys(session: Session, review: MonthlyReview) -> None:
         pooled = results.periods[0] if results.periods else None
         review.surveys.append(SurveyLine(
             template=name, invitations=results.invitations, answered=results.answered, responses=results.responses,
-            rate=results.rate, top_box=pooled.box.top_pct if pooled else None, nps=results.nps.score,
+            rate=_fraction(results.rate), top_box=pooled.box.top_pct if pooled else None, nps=results.nps.score,
             nps_n=results.nps.n))
         if code == "service":
-            review.doctors = [DoctorLine(name=d.label, responses=d.responses, rate=d.rate, top_box=d.box.top_pct,
-                                         nps=d.nps.score, nps_n=d.nps.n)
+            review.doctors = [DoctorLine(name=d.label, responses=d.responses, rate=_fraction(d.rate),
+                                         top_box=d.box.top_pct, nps=d.nps.score, nps_n=d.nps.n)
                               for d in results.doctors if d.responses or d.invitations]
+
+
+def _fraction(percent: float | None) -> float | None:
+    """The surveys domain reports response rates in per cent; the review's lines hold 0–1 like its other rates."""
+    return None if percent is None else percent / 100
 
 
 # --- complaints --------------------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ class SurveyLine:
 class DoctorLine:
     name: str
     responses: int
-    rate: float | None
-    top_box: float | None
+    rate: float | None  # 0–1
+    top_box: float | None  # per cent
     nps: float | None
     nps_n: int
 

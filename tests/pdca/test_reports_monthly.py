@@ -265,3 +265,17 @@ def test_the_months_signal_follows_the_better_direction_and_needs_six_months():
     assert signal_state(_series([*steady, 95], Direction.decrease)) == SignalState.concern
     assert signal_state(_series([None] * 7 + [50, 52, 49, 51, 95])) == SignalState.not_enough_data
     assert signal_state(_series([*steady, None])) == SignalState.not_enough_data
+
+
+def test_the_survey_response_rate_is_shown_as_the_share_answered(client, session):
+    from core.db import utcnow
+    from tests.surveys.survey_builders import GOOD, answer, sent_invitation
+
+    clinic = make_clinic(session, name="松园社区卫生服务中心")
+    patients = [make_patient(session, clinic) for _ in range(2)]
+    tokens = [sent_invitation(session, clinic, patient)[1] for patient in patients]
+    session.commit()
+    assert answer(client, tokens[0], GOOD).status_code == 200
+    text = _words(pdf_text(_render(session, clinic, "en", month=f"{utcnow():%Y-%m}").pdf.content))
+    assert "50.0%" in text  # one of two invitations answered (it once printed 5000.0%)
+    assert "5000.0%" not in text
