@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
         population = generate(database, SCALES[args.scale])
         save_population(database, population)
-        print(f"{population.patients:,} patients, {population.readings:,} readings, {population.callbacks:,} "
-              f"callbacks, {population.complaints:,} complaints in {population.seconds:.0f} s")
+        print(f"{population.patients:,} patients, {population.counts()} in {population.seconds:.0f} s")
         return 0
     from bench.run import run
 

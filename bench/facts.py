@@ -126,7 +126,9 @@ def _callbacks(conn: psycopg.Connection, *, patients: int, per_clinic: int, now:
             severity = rng.choices(severities, weights=[1, 3, 10, 30, 30])[0]
             opened = now - timedelta(minutes=rng.randint(60 * 72, 60 * 24 * 365))
             doctor = rng.choice(doctors)
-            first = opened + timedelta(minutes=rng.randint(10, 60 * hours[severity] * 2))
+            # A slow routine call can take two weeks; one opened lately is closed by now all the same.
+            first = min(opened + timedelta(minutes=rng.randint(10, 60 * hours[severity] * 2)),
+                        now - timedelta(hours=3))
             reached = rng.random() < 0.75
             closed = first + timedelta(minutes=rng.randint(0, 120))
             rows.append((clinic, p, f"CN-HIST-{p % 7}", 1, severity, "closed", opened,

@@ -1,6 +1,6 @@
 """A realistic synthetic population loaded in bulk (COPY and set-based SQL, never row-by-row ORM): clinics,
 staff, patients, a year of readings (daily and weekly senders, high runs, silent patients), callbacks in every
-state and complaints (bench/facts.py)."""
+state and complaints (bench/facts.py), and a year of satisfaction surveys (bench/surveys_data.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.facts import load_facts
+from bench.surveys_data import load_surveys
 from core.db import dispose_engines
 from core.migrate import upgrade
 from core.security import hash_password, new_token, token_digest
@@ -47,6 +48,14 @@ class Population:
     token: str
     first_patient_id: int
     phones: list[str]
+    survey_invitations: int = 0  # defaults keep a population saved before surveys were generated loadable
+    survey_responses: int = 0
+
+    def counts(self) -> str:
+        surveys = (f", {self.survey_invitations:,} survey invitations ({self.survey_responses:,} answered)"
+                   if self.survey_invitations else "")
+        return (f"{self.readings:,} readings, {self.callbacks:,} callbacks, {self.complaints:,} complaints"
+                f"{surveys}")
 
 
 def psycopg_url(database_url: str) -> str:
@@ -111,12 +120,15 @@ def generate(database_url: str, scale: Scale, *, seed: int = 7) -> Population:
         facts = load_facts(conn, patients=scale.patients, per_clinic=scale.patients_per_clinic, days=scale.days,
                            now=now, rng=rng, doctors_of=doctors_of)
         conn.commit()
+        surveys = load_surveys(conn, database_url=database_url, now=now, days=scale.days, rng=rng)
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")  # visibility map too, so index-only scans work as in a settled database
     seed_rules(database_url)
     return Population(clinics=n_clinics, patients=scale.patients, readings=facts.readings, callbacks=facts.callbacks,
                       complaints=facts.complaints, seconds=time.perf_counter() - started, token=token,
-                      first_patient_id=1, phones=phones)
+                      first_patient_id=1, phones=phones, survey_invitations=surveys.invitations,
+                      survey_responses=surveys.responses)
 
 
 def seed_rules(database_url: str) -> None:

@@ -41,8 +41,8 @@ def run(*, scale: str, only: list[str] | None, database_url: str, redis_url: str
         save_population(database_url, population)
     else:
         print(f"reusing the scale {scale} data in {database_url.rsplit('/', 1)[-1]}", flush=True)
-    print(f"  {population.patients:,} patients, {population.readings:,} readings, {population.callbacks:,} callbacks,"
-          f" {population.complaints:,} complaints (generated in {population.seconds:.0f} s)", flush=True)
+    print(f"  {population.patients:,} patients, {population.counts()} (generated in {population.seconds:.0f} s)",
+          flush=True)
     with tempfile.TemporaryDirectory() as workdir:
         ctx = Context(scale, database_url, redis_url, population, Path(workdir))
         for name, benchmark in chosen.items():
@@ -95,8 +95,7 @@ def _write_doc(scale: str, population: Population, table: str, *, loads: list[fl
                f"ratios rather than the absolute figures.\n\n"
                f"Data: {population.patients:,} patients in {population.clinics:,} "
                f"clinic{'s' if population.clinics != 1 else ''}, "
-               f"{population.readings:,} readings, {population.callbacks:,} callbacks, {population.complaints:,} "
-               f"complaints (generated in {population.seconds:.0f} s).\n\n"
+               f"{population.counts()} (generated in {population.seconds:.0f} s).\n\n"
                f"{table}\n{marker_end}")
     if marker_start in previous:
         head, rest = previous.split(marker_start, 1)
