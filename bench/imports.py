@@ -31,7 +31,8 @@ FROM bench_import s
 
 
 def write_csv(path: Path, rows: int, patients: int, *, seed: int = 3) -> None:
-    """History of clinic 1's patients over the past year (older than a day, as an import mostly is)."""
+    """History of clinic 1's patients over the past year (older than a day, as an import mostly is); every value
+    plausible, so every row is stored (a million Gaussian draws reach the 1.1 mmol/L floor a few times)."""
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     with path.open("w", newline="") as out:
@@ -41,8 +42,9 @@ def write_csv(path: Path, rows: int, patients: int, *, seed: int = 3) -> None:
             at = (now - timedelta(days=2, minutes=rng.randint(0, 60 * 24 * 360))).isoformat()
             patient = rng.randint(1, patients)
             if i % 2:
-                writer.writerow([patient, "", "glucose", f"{rng.gauss(7.2, 1.4):.1f}", "", "", "", "mmol/L", "fasting",
-                                 at, f"bench-import-{i}"])
+                glucose = min(max(rng.gauss(7.2, 1.4), 3.0), 20.0)
+                writer.writerow([patient, "", "glucose", f"{glucose:.1f}", "", "", "", "mmol/L", "fasting", at,
+                                 f"bench-import-{i}"])
             else:
                 writer.writerow([patient, "", "blood_pressure", "", rng.randint(110, 170), rng.randint(65, 100), "",
                                  "mmHg", "", at, f"bench-import-{i}"])
