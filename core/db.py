@@ -121,10 +121,17 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
             session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
         yield session
     except BaseException:
-        session.rollback()
-        session.close()
+        discard_session(session)
         raise
     finish_session(session)
+
+
+def discard_session(session: Session) -> None:
+    """Roll back and close (the connection goes back to the pool clean)."""
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 def finish_session(session: Session) -> None:

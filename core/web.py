@@ -29,7 +29,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from core import i18n
-from core.db import SQLITE_BEGIN, finish_session, get_engine
+from core.db import SQLITE_BEGIN, discard_session, finish_session, get_engine
 from core.errors import DomainError
 from core.i18n import N_
 from core.security import Principal, Role
@@ -72,16 +72,9 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[S
     try:
         yield session
     except BaseException:
-        await to_thread.run_sync(_discard, session)
+        await to_thread.run_sync(discard_session, session)
         raise
     await to_thread.run_sync(finish_session, session)  # commit and close in one trip to a thread
-
-
-def _discard(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
 
 
 def _begin_request_session(app_state: Any) -> Session:
@@ -144,11 +137,10 @@ def _load_in_request_session(scope: Scope, loader: Callable[..., Principal | Non
     try:
         principal = loader(session=session, **kwargs)
     except BaseException:
-        session.rollback()
-        session.close()
+        discard_session(session)
         raise
     if principal is None:
-        finish_session(session)  # keeps what the check wrote (a failed sign-in leaves nothing to keep)
+        discard_session(session)  # an unknown caller's check wrote nothing
         return None
     scope[_REQUEST_DB] = session  # type: ignore[literal-required]
     return principal
