@@ -21,7 +21,7 @@ import psycopg
 from surveys.enums import QuestionType
 from surveys.invitations import in_window, issue_token, next_in_window
 from surveys.questions import NA, QuestionDef
-from surveys.responses import field_name, low_reasons, read_answers
+from surveys.responses import field_name, judge_answers, read_answers
 from surveys.scoring import month_key, week_key
 
 EPOCH, NEVER = datetime(2000, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)
@@ -298,14 +298,8 @@ def _form(questions: list[QuestionDef], rng: random.Random) -> dict[str, str]:
 
 def _answer_rows(questions: list[QuestionDef], form: dict[str, str]) -> tuple[list[tuple], bool]:
     """The answers submit_response would store for this form, and whether the response is a low one."""
-    answers = read_answers(questions, form)
     rows, low = [], False
-    for q in questions:
-        answer = answers.get(q.key)
-        if answer is None:
-            continue
-        scored = q.score(answer)
-        reason, _ = low_reasons(q, answer, scored)
+    for q, answer, scored, reason, _ in judge_answers(questions, read_answers(questions, form)):
         low = low or reason is not None
         rows.append((q.key, q.type.value, q.dimension.value, answer.value, answer.choice, answer.text, scored.top,
                      scored.bottom, scored.score, reason is not None))

@@ -61,6 +61,19 @@ def read_answers(questions: list[QuestionDef], form: Mapping[str, Any]) -> dict[
     return answers
 
 
+def judge_answers(questions: list[QuestionDef], answers: Mapping[str, Answer]
+                  ) -> list[tuple[QuestionDef, Answer, Scored, LowReason | None, list[str]]]:
+    """Each given answer in question order with its score and why it is low (None when it is not): what a
+    response stores (also what the benchmark's generated responses store)."""
+    judged = []
+    for question in questions:
+        answer = answers.get(question.key)
+        if answer is not None:
+            scored = question.score(answer)
+            judged.append((question, answer, scored, *low_reasons(question, answer, scored)))
+    return judged
+
+
 def low_reasons(question: QuestionDef, answer: Answer, scored: Scored) -> tuple[LowReason | None, list[str]]:
     """Why an answer is low (qi-methods.md §7.4): an NPS detractor, a rating in the bottom box, or free text
     with complaint words. Yes/no and single-choice answers are reported but never routed on their own."""
@@ -108,12 +121,7 @@ def submit_response(*, session: Session, invitation: SurveyInvitation, form: Map
     session.flush()
     low_items: list[dict[str, Any]] = []
     comments: list[str] = []
-    for q in questions:
-        answer = answers.get(q.key)
-        if answer is None:
-            continue
-        scored = q.score(answer)
-        reason, words = low_reasons(q, answer, scored)
+    for q, answer, scored, reason, words in judge_answers(questions, answers):
         session.add(SurveyAnswer(
             response_id=response.id, question_key=q.key, qtype=q.type.value, dimension=q.dimension.value,
             value=answer.value, choice=answer.choice, text=answer.text, top_box=scored.top,
