@@ -181,10 +181,12 @@ def get_patient(*, session: Session, clinic_id: int, patient_id: int) -> Patient
     return patient
 
 
+_WITH_CLINIC = select(Patient, Clinic).join(Clinic, Clinic.id == Patient.clinic_id)
+
+
 def get_patient_and_clinic(*, session: Session, clinic_id: int, patient_id: int) -> tuple[Patient, Clinic]:
     """`get_patient` and the patient's clinic in one query (ingest needs both for every reading)."""
-    row = session.execute(select(Patient, Clinic).join(Clinic, Clinic.id == Patient.clinic_id)
-                          .where(Patient.id == patient_id, Patient.clinic_id == clinic_id)).first()
+    row = session.execute(_WITH_CLINIC.where(Patient.id == patient_id, Patient.clinic_id == clinic_id)).first()
     if row is None:
         raise PatientNotFound()
     return row[0], row[1]
@@ -192,8 +194,7 @@ def get_patient_and_clinic(*, session: Session, clinic_id: int, patient_id: int)
 
 def find_patient_and_clinic_by_phone(*, session: Session, phone: str) -> tuple[Patient, Clinic] | None:
     """The active patient with this phone and their clinic, in one query (every inbound SMS asks)."""
-    row = session.execute(select(Patient, Clinic).join(Clinic, Clinic.id == Patient.clinic_id)
-                          .where(Patient.phone == phone, Patient.active.is_(True))).first()
+    row = session.execute(_WITH_CLINIC.where(Patient.phone == phone, Patient.active.is_(True))).first()
     return None if row is None else (row[0], row[1])
 
 

@@ -36,7 +36,6 @@ from followup.callbacks.queue import (
     reason_in,
     recent_readings,
     staff_names,
-    tripped_reading_rows,
     tripped_readings,
 )
 
@@ -48,5 +47,5 @@ __all__ = [
     "get_callback", "get_policy", "list_callback_rows", "list_callbacks", "log_attempt", "open_callback",
     "open_callbacks_for",
     "parse_local_datetime", "queue_query", "reason_in", "recent_readings", "reopen_callback", "retry_backoff",
-    "save_policy", "staff_names", "tier_due_at", "tripped_reading_rows", "tripped_readings",
+    "save_policy", "staff_names", "tier_due_at", "tripped_readings",
 ]

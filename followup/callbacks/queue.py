@@ -99,32 +99,20 @@ def _queue_and_total(session: Session, clinic_id: int, viewer_id: int, filters: 
     return query, session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def tripped_readings(*, session: Session, callbacks: Iterable[Callback]) -> dict[int, Reading]:
-    """The readings that opened (or were added to) these callbacks, by id."""
-    ids = {i for c in callbacks for i in c.reading_ids}
-    if not ids:
-        return {}
-    return {r.id: r for r in session.scalars(select(Reading).where(Reading.id.in_(ids)))}
-
-
-def tripped_reading_rows(*, session: Session, callbacks: Iterable[Any]) -> dict[int, Row[Any]]:
-    """`tripped_readings` as plain rows of what `reading_item` shows (for JSON: no ORM objects)."""
-    ids = {i for c in callbacks for i in c.reading_ids}
-    if not ids:
-        return {}
-    return {r.id: r for r in session.execute(select(*_ITEM_COLUMNS).where(Reading.id.in_(ids)))}
-
-
-_ITEM_COLUMNS = (Reading.id, Reading.kind, Reading.value_original, Reading.unit_original, Reading.systolic,
-                 Reading.diastolic, Reading.context, Reading.meter_flag, Reading.taken_at)
-
-
-# What a card's lines, its alt text and its chart read of a reading. Selected as plain rows (attribute names as on
-# Reading): a queue page reads some 20 readings for each of its 20 patients, and building Reading objects for them
-# was the largest part of the page's time.
+# What a card's lines, alt text and chart, and an API item, read of a reading. Selected as plain rows (attribute
+# names as on Reading): a queue page reads some 20 readings for each of its 20 patients, and building Reading
+# objects for them was the largest part of the page's time.
 _CHART_COLUMNS = (Reading.id, Reading.patient_id, Reading.kind, Reading.context, Reading.meter_flag,
                   Reading.value_original, Reading.unit_original, Reading.systolic, Reading.diastolic,
                   Reading.value_canonical, Reading.taken_at)
+
+
+def tripped_readings(*, session: Session, callbacks: Iterable[Any]) -> dict[int, Row[Any]]:
+    """The readings that opened (or were added to) these callbacks, by id, as rows of `_CHART_COLUMNS`."""
+    ids = {i for c in callbacks for i in c.reading_ids}
+    if not ids:
+        return {}
+    return {r.id: r for r in session.execute(select(*_CHART_COLUMNS).where(Reading.id.in_(ids)))}
 
 
 def recent_readings(*, session: Session, patient_ids: Iterable[int], since: datetime,
@@ -185,7 +173,7 @@ def reading_item(reading: Reading | Row[Any], tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def callback_item(callback: Callback | Row[Any], *, readings: Mapping[int, Reading | Row[Any]], language: str,
+def callback_item(callback: Callback | Row[Any], *, readings: Mapping[int, Row[Any]], language: str,
                   tz: ZoneInfo) -> dict[str, Any]:
     """One callback as the API shows it; times are ISO 8601 with the clinic's offset."""
     def iso(value: datetime | None) -> str | None:

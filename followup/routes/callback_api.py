@@ -27,7 +27,7 @@ from followup.callbacks import (
     get_callback,
     list_callback_rows,
     log_attempt,
-    tripped_reading_rows,
+    tripped_readings,
 )
 from followup.enums import Severity
 from followup.models import Callback
@@ -111,7 +111,7 @@ def _items(db: Session, principal: Principal, callbacks: Sequence[Callback | Row
     # A staff member's principal carries the clinic's time zone (read when the token was checked).
     tz = ZoneInfo(principal.timezone) if principal.timezone else clinic_timezone(session=db,
                                                                               clinic_id=principal.clinic_id)
-    readings = tripped_reading_rows(session=db, callbacks=callbacks)
+    readings = tripped_readings(session=db, callbacks=callbacks)
     return [callback_item(c, readings=readings, language=principal.language, tz=tz) for c in callbacks]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,7 +241,7 @@ _charts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _charts_lock = threading.Lock()
 
 
-def _charted(callback: Callback, tripped: dict[int, Reading], recent: Sequence[ReadingOrRow]
+def _charted(callback: Callback, tripped: Mapping[int, ReadingOrRow], recent: Sequence[ReadingOrRow]
              ) -> tuple[ReadingKind | None, list[ReadingOrRow]]:
     """What a card charts: the kind of the readings that opened the callback (else of the latest reading), and
     the patient's recent readings of that kind."""
